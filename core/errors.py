@@ -1,0 +1,29 @@
+"""The engine's error hierarchy: every message names what failed and what to do about it."""
+
+
+class StemforgeError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class Cancelled(StemforgeError):
+    """The user cancelled the work; nothing partial was left behind."""
+
+
+class AudioLoadError(StemforgeError):
+    """An input file cannot be read or is not usable audio (the message names the file)."""
+
+
+class AudioWriteError(StemforgeError):
+    """An output file cannot be written (folder not writable, disk full, ...)."""
+
+
+class ModelLoadError(StemforgeError):
+    """A model bundle is missing, corrupted, truncated or does not match this version."""
+
+
+class OutputExistsError(StemforgeError):
+    """An output file already exists and overwriting was not requested."""
+
+
+class ConfigError(StemforgeError):
+    """Options that do not fit together (for example FLOAT samples in a FLAC file)."""
