@@ -1,0 +1,221 @@
+"""``stemforge``: the command line, one entry point with subcommands.
+
+Exit codes scripts can trust: 0 when every input succeeded (or was skipped because
+its outputs exist), 1 when any input failed, 2 for a usage error, 130 when
+interrupted. Bad input gets one line on stderr naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+
+from core import __version__
+from core.errors import ConfigError, StemforgeError
+from core.instruments import INSTRUMENTS
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# Subcommands defined in their own modules: name -> (module, one-line help).
+# Each module provides add_arguments(parser) and run(args) -> int.
+EXTERNAL_COMMANDS: dict[str, tuple[str, str]] = {}
+
+
+def _error(message: str) -> None:
+    print(f"stemforge: error: {message}", file=sys.stderr)
+
+
+class TerminalProgress:
+    """A one-line progress bar on stderr (only when it is a terminal)."""
+
+    def __init__(self, enabled: bool, total_files: int):
+        self.enabled = enabled
+        self.total_files = total_files
+        self.started = time.monotonic()
+        self._last = 0.0
+
+    def update(self, index: int, fraction: float, message: str) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.1 and fraction < 1.0:
+            return
+        self._last = now
+        width = 30
+        filled = int(round(width * fraction))
+        elapsed = now - self.started
+        sys.stderr.write(
+            f"\r[{index + 1}/{self.total_files}] [{'#' * filled}{'.' * (width - filled)}] "
+            f"{fraction * 100:5.1f}% {elapsed:6.1f}s  {message[:50]:<50}"
+        )
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 110 + "\r")
+            sys.stderr.flush()
+
+
+def _stems(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip().lower() for part in text.split(",") if part.strip())
+    unknown = [name for name in names if name not in INSTRUMENTS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown stem(s) {', '.join(unknown) or '(none)'}; choose from {','.join(INSTRUMENTS)}"
+        )
+    return names
+
+
+def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+                        help="audio files, or folders searched recursively for audio")
+    parser.add_argument("--out", type=Path, default=Path("stems"),
+                        help="output folder (default: ./stems)")
+    parser.add_argument("--stems", type=_stems, default=INSTRUMENTS,
+                        help=f"comma-separated instruments to extract (default: {','.join(INSTRUMENTS)})")
+    parser.add_argument("--preset", default="balanced", choices=["draft", "fast", "balanced", "best"],
+                        help="quality/speed: draft = extractor only; fast/balanced/best = "
+                             "1/2/4 consistency refinement steps, as the model's card says (default: balanced)")
+    parser.add_argument("--model", default=None,
+                        help="model bundle id or folder (default: the bundled default model)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                        help="where the networks run; auto = CUDA, then MPS, then CPU (default: auto)")
+    parser.add_argument("--format", default="wav", choices=["wav", "flac", "ogg"],
+                        help="output file format (default: wav; ogg is lossy and does not null exactly)")
+    parser.add_argument("--subtype", default=None, type=str.upper,
+                        choices=["PCM_16", "PCM_24", "FLOAT"],
+                        help="output bit depth (default: the input's; lossy input -> PCM_24)")
+    parser.add_argument("--template", default="{track}/{stem}.{ext}",
+                        help="output path under --out; fields {track} {stem} {ext} {preset} {model} "
+                             "(default: {track}/{stem}.{ext})")
+    parser.add_argument("--no-residual", dest="residual", action="store_false",
+                        help="do not write the 'other' stem (input minus the extracted stems)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing outputs (default: skip inputs whose outputs exist)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the refiner's noise: the same seed repeats a render exactly (default: 0)")
+    parser.add_argument("--quiet", action="store_true", help="print only errors")
+
+
+def run_separate(args: argparse.Namespace) -> int:
+    from core.bundle import load_model
+    from core.jobs import SeparationOptions, find_audio_files, run_batch
+
+    options = SeparationOptions(
+        out_dir=args.out, stems=args.stems, preset=args.preset, device=args.device,
+        format=args.format, subtype=args.subtype, template=args.template,
+        residual=args.residual, overwrite=args.overwrite, seed=args.seed,
+    )
+    files = find_audio_files(args.inputs)
+    if not files:
+        _error("no audio files found in " + ", ".join(map(str, args.inputs)))
+        return EXIT_FAILED
+    model = load_model(args.model, args.device)
+    bar = TerminalProgress(sys.stderr.isatty() and not args.quiet, len(files))
+
+    def report(result) -> None:
+        bar.clear()
+        if result.status == "done":
+            if not args.quiet:
+                where = result.recipe.parent if result.recipe else args.out
+                print(f"done: {result.message} -> {where} ({result.seconds:.1f} s)")
+        elif result.status == "skipped":
+            if not args.quiet:
+                print(result.message, file=sys.stderr)
+        else:
+            _error(result.message)
+
+    try:
+        results = run_batch(files, model, options, on_progress=bar.update, on_result=report)
+    except ConfigError as error:
+        _error(str(error))
+        return EXIT_USAGE
+    failed = sum(r.status in ("failed", "cancelled") for r in results)
+    if not args.quiet and len(results) > 1:
+        done = sum(r.status == "done" for r in results)
+        skipped = sum(r.status == "skipped" for r in results)
+        print(f"{done} done, {failed} failed, {skipped} skipped")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def add_models_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from core.bundle import describe_bundle, installed_bundles
+
+    described = []
+    for path in installed_bundles():
+        try:
+            described.append(describe_bundle(path))
+        except StemforgeError as error:
+            _error(str(error))
+    if args.json:
+        print(json.dumps(described, indent=2, default=str))
+        return EXIT_OK
+    if not described:
+        print("no model installed (see README: 'Ship the default model' / stemforge export)")
+        return EXIT_OK
+    for info in described:
+        print(f"{info['id']}  ({info['path']})")
+        print(f"  sample rate {info['sample_rate']} Hz, instruments {', '.join(info['instruments'])}, "
+              f"{info['parameters'] / 1e6:.2f} M parameters")
+        for name, preset in info["presets"].items():
+            sigma = preset.get("sigma_max", 0.0)
+            print(f"  preset {name:<9} steps {preset['steps']}  sigma_max {sigma:g}")
+        print(f"  sha256 {info['sha256']}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stemforge",
+        description="Extract bass, drums, guitar and piano stems from music.",
+    )
+    parser.add_argument("--version", action="version", version=f"stemforge {__version__}")
+    parser.add_argument("--verbose", action="store_true", help="log details to stderr")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    separate = commands.add_parser("separate", help="separate audio files into stems",
+                                   description="Separate audio files into stems.")
+    add_separate_arguments(separate)
+    separate.set_defaults(handler=run_separate)
+
+    models = commands.add_parser("models", help="list installed model bundles",
+                                 description="List installed model bundles.")
+    add_models_arguments(models)
+    models.set_defaults(handler=run_models)
+
+    for name, (module_name, help_text) in EXTERNAL_COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(sub)
+        sub.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except StemforgeError as error:
+        _error(str(error))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _error("interrupted; unfinished files were removed")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

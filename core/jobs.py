@@ -1,0 +1,348 @@
+"""Batches of files -> stems on disk: naming, bit depth, residual, recipe, atomic writes.
+
+One file never takes the batch down: bad input, an existing output or a write
+error becomes a :class:`FileResult` with a one-line reason, and the batch goes on.
+Nothing partial is left behind: stems are written under temporary names and only
+renamed into place when every stem of the file is complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import core
+from core.audio.reader import AudioInfo, is_audio_file, probe
+from core.audio.writer import StemWriter, check_subtype, default_subtype, write_text_atomic
+from core.errors import Cancelled, ConfigError, OutputExistsError, StemforgeError
+from core.instruments import INSTRUMENTS, RESIDUAL_STEM
+from core.model import StemModel
+from core.pipeline import StreamSettings, separate_stream
+from core.progress import NEVER_CANCELLED, CancelToken, ProgressCallback, no_progress
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TEMPLATE = "{track}/{stem}.{ext}"
+RECIPE_STEM = "stemforge"
+
+
+@dataclass(frozen=True)
+class SeparationOptions:
+    """Everything a user chooses for a batch (the CLI's and the app's options)."""
+
+    out_dir: Path = Path("stems")
+    stems: tuple[str, ...] = INSTRUMENTS
+    preset: str = "balanced"
+    device: str = "auto"
+    format: str = "wav"
+    subtype: str | None = None
+    template: str = DEFAULT_TEMPLATE
+    residual: bool = True
+    overwrite: bool = False
+    seed: int = 0
+    settings: StreamSettings = field(default_factory=StreamSettings)
+
+
+@dataclass
+class FileResult:
+    """What happened to one input."""
+
+    input: Path
+    status: str  # "done" | "failed" | "skipped" | "cancelled"
+    message: str
+    outputs: dict[str, Path] = field(default_factory=dict)
+    recipe: Path | None = None
+    null_db: float | None = None
+    clipped: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def find_audio_files(paths: Sequence[Path]) -> list[Path]:
+    """Expand folders (recursively, audio extensions only, sorted); keep files as given."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_audio_file(p)))
+        else:
+            found.append(path)
+    return found
+
+
+def validate_options(options: SeparationOptions, model: StemModel) -> None:
+    """Raise ConfigError for choices that cannot work, before any file is touched."""
+    unknown = [s for s in options.stems if s not in model.instruments]
+    if unknown:
+        raise ConfigError(
+            f"unknown stem(s) {', '.join(unknown)}; this model extracts {', '.join(model.instruments)}"
+        )
+    if not options.stems:
+        raise ConfigError("choose at least one stem")
+    if options.preset not in model.presets:
+        raise ConfigError(f"unknown preset {options.preset!r}; choose from {', '.join(model.presets)}")
+    if options.subtype is not None:
+        check_subtype(options.subtype, options.format)
+    else:
+        check_subtype("PCM_24", options.format)
+    if "{stem}" not in options.template:
+        raise ConfigError("the naming template must contain {stem}")
+    try:
+        options.template.format(track="t", stem="s", ext="wav", preset="p", model="m")
+    except (KeyError, IndexError, ValueError) as error:
+        raise ConfigError(
+            f"bad naming template {options.template!r} ({error}); fields: {{track}} {{stem}} {{ext}} {{preset}} {{model}}"
+        ) from None
+
+
+def plan_outputs(path: Path, options: SeparationOptions, model_id: str) -> tuple[dict[str, Path], Path]:
+    """Destination of each stem (and of the residual) and of the recipe for one input."""
+    names = list(options.stems) + ([RESIDUAL_STEM] if options.residual else [])
+    fields = {"track": path.stem, "preset": options.preset, "model": model_id}
+    outputs = {
+        stem: options.out_dir / options.template.format(stem=stem, ext=options.format, **fields)
+        for stem in names
+    }
+    recipe = options.out_dir / options.template.format(stem=RECIPE_STEM, ext="json", **fields)
+    return outputs, recipe
+
+
+def file_sha256(path: Path) -> str:
+    """Checksum of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class StemSink:
+    """Quantises and writes stems and the residual; measures how deeply they null.
+
+    For each aligned block: ``q_i = Q(stem_i)`` is written, then the residual
+    ``r = Q(mix - sum_i q_i)``, so ``mix - (sum_i q_i + r)`` is only the residual's
+    rounding (zero for PCM input written at the same depth) plus clipping.
+    """
+
+    def __init__(self, writers: dict[str, StemWriter], residual: StemWriter | None):
+        self.writers = writers
+        self.residual = residual
+        self.error_energy = 0.0
+        self.signal_energy = 0.0
+
+    def __call__(self, mix: np.ndarray, stems: np.ndarray) -> None:
+        total = np.zeros_like(mix)
+        for index, writer in enumerate(self.writers.values()):
+            total += writer.write(stems[:, :, index])
+        if self.residual is not None:
+            rest = self.residual.write(mix - total)
+            self.error_energy += float(np.sum((mix - total - rest) ** 2))
+            self.signal_energy += float(np.sum(mix**2))
+
+    @property
+    def null_db(self) -> float | None:
+        """``10 log10(|mix - sum of written files|^2 / |mix|^2)``; -inf when exact."""
+        if self.residual is None or self.signal_energy == 0.0:
+            return None
+        if self.error_energy == 0.0:
+            return -math.inf
+        return 10.0 * math.log10(self.error_energy / self.signal_energy)
+
+
+def _format_null(null_db: float | None) -> str:
+    if null_db is None:
+        return "n/a"
+    return "exact" if null_db == -math.inf else f"{null_db:.1f} dB"
+
+
+def separate_file(
+    path: Path,
+    model: StemModel,
+    options: SeparationOptions,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken = NEVER_CANCELLED,
+    reserved: set[Path] | None = None,
+) -> FileResult:
+    """Separate one file into stems on disk; never raises for bad input.
+
+    Args:
+        reserved: outputs already written by this batch (collisions fail the file).
+    """
+    started = time.perf_counter()
+    path = Path(path)
+
+    def result(status: str, message: str, **extra) -> FileResult:
+        return FileResult(path, status, message, seconds=time.perf_counter() - started, **extra)
+
+    writers: dict[str, StemWriter] = {}
+    committed: list[Path] = []
+    new_folders: list[Path] = []
+    try:
+        info = probe(path)
+        subtype = options.subtype.upper() if options.subtype else default_subtype(info.subtype, options.format)
+        subtype = check_subtype(subtype, options.format)
+        outputs, recipe_path = plan_outputs(path, options, model.model_id)
+        _check_destinations(path, list(outputs.values()) + [recipe_path], options, reserved)
+        preset = model.presets[options.preset]
+        input_sha = file_sha256(path)
+        new_folders = _missing_folders(list(outputs.values()) + [recipe_path])
+        for stem, destination in outputs.items():
+            writers[stem] = StemWriter(destination, info.samplerate, info.channels, options.format, subtype)
+        stem_writers = {s: writers[s] for s in options.stems}
+        sink = StemSink(stem_writers, writers.get(RESIDUAL_STEM))
+        compute_started = time.perf_counter()
+        frames = separate_stream(info, model, options.stems, preset, sink, options.seed,
+                                 options.settings, progress, cancel)
+        compute_seconds = time.perf_counter() - compute_started
+        for writer in writers.values():
+            committed.append(writer.commit(options.overwrite))
+        clipped = {stem: writer.clipped for stem, writer in writers.items()}
+        recipe = _recipe(info, model, options, preset, subtype, input_sha, frames, outputs,
+                         recipe_path.parent, clipped, sink.null_db, compute_seconds, time.perf_counter() - started)
+        committed.append(write_text_atomic(recipe_path, json.dumps(recipe, indent=2) + "\n", options.overwrite))
+    except OutputExistsError as error:
+        return result("skipped", str(error))
+    except Cancelled:
+        _clean(writers, committed, new_folders)
+        return result("cancelled", f"{path}: cancelled; no files written")
+    except StemforgeError as error:
+        _clean(writers, committed, new_folders)
+        return result("failed", str(error))
+    except MemoryError:
+        _clean(writers, committed, new_folders)
+        return result("failed", f"{path}: out of memory")
+    except Exception as error:  # a bug, not bad input: keep the batch going, log the details
+        log.exception("unexpected error on %s", path)
+        _clean(writers, committed, new_folders)
+        return result("failed", f"{path}: internal error ({type(error).__name__}: {error})")
+    except BaseException:
+        _clean(writers, committed, new_folders)
+        raise
+    total_clipped = sum(clipped.values())
+    message = (
+        f"{path.name}: {len(outputs)} stems, null {_format_null(sink.null_db)}"
+        + (f", {total_clipped} samples clipped" if total_clipped else "")
+    )
+    return result("done", message, outputs=outputs, recipe=recipe_path, null_db=sink.null_db, clipped=clipped)
+
+
+def _check_destinations(path: Path, destinations: list[Path], options: SeparationOptions,
+                        reserved: set[Path] | None) -> None:
+    source = path.resolve()
+    for destination in destinations:
+        resolved = destination.resolve()
+        if resolved == source:
+            raise ConfigError(f"{path}: an output would overwrite the input file; choose another --out or template")
+        if reserved is not None and resolved in reserved:
+            raise ConfigError(
+                f"{path}: output {destination} collides with another input of this batch "
+                "(same file name); use a template that tells them apart"
+            )
+    if not options.overwrite:
+        existing = [d for d in destinations if d.exists()]
+        if existing:
+            raise OutputExistsError(f"{path}: skipped, {existing[0]} exists (use --overwrite to replace)")
+
+
+def _missing_folders(destinations: list[Path]) -> list[Path]:
+    """Folders that writing these files will create, deepest first."""
+    missing: set[Path] = set()
+    for destination in destinations:
+        folder = destination.parent
+        while not folder.exists():
+            missing.add(folder)
+            folder = folder.parent
+    return sorted(missing, key=lambda p: len(p.parts), reverse=True)
+
+
+def _clean(writers: dict[str, StemWriter], committed: list[Path], new_folders: list[Path]) -> None:
+    """Remove temporary files, anything this file already moved into place, and the
+    folders it created (when they are empty)."""
+    for writer in writers.values():
+        writer.discard()
+    for done in committed:
+        try:
+            done.unlink()
+        except FileNotFoundError:
+            pass
+    for folder in new_folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
+def _recipe(info: AudioInfo, model: StemModel, options: SeparationOptions, preset, subtype: str,
+            input_sha: str, frames: int, outputs: dict[str, Path], recipe_folder: Path, clipped: dict[str, int],
+            null_db: float | None, compute_seconds: float, total_seconds: float) -> dict:
+    """What is needed to repeat a render, and what it measured."""
+    return {
+        "app": "stemforge",
+        "app_version": core.__version__,
+        "model": {"id": model.model_id, "sha256": model.sha256},
+        "preset": preset.name,
+        "steps": preset.steps,
+        "sigma_max": preset.sigma_max,
+        "sampler": preset.sampler,
+        "seed": options.seed,
+        "device": str(model.device),
+        "input": {
+            "path": str(info.path.resolve()),
+            "sha256": input_sha,
+            "samplerate": info.samplerate,
+            "channels": info.channels,
+            "frames": frames,
+            "duration_seconds": frames / info.samplerate,
+            "format": info.format,
+            "subtype": info.subtype,
+        },
+        "output": {
+            "format": options.format,
+            "subtype": subtype,
+            "template": options.template,
+            "files": {stem: os.path.relpath(p, recipe_folder) for stem, p in outputs.items()},
+        },
+        "clipped_samples": clipped,
+        "null_depth_db": None if null_db is None else ("-inf" if null_db == -math.inf else round(null_db, 2)),
+        "timings_seconds": {"separation": round(compute_seconds, 3), "total": round(total_seconds, 3)},
+        "realtime_factor": round(total_seconds / max(frames / info.samplerate, 1e-9), 4),
+    }
+
+
+def run_batch(
+    paths: Sequence[Path],
+    model: StemModel,
+    options: SeparationOptions,
+    on_progress: Callable[[int, float, str], None] = lambda index, fraction, message: None,
+    on_result: Callable[[FileResult], None] = lambda result: None,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> list[FileResult]:
+    """Separate files one after another; one failure never stops the others.
+
+    After a cancel, the file being processed and every later one end "cancelled".
+    """
+    validate_options(options, model)
+    results: list[FileResult] = []
+    reserved: set[Path] = set()
+    for index, path in enumerate(paths):
+        if cancel.cancelled:
+            outcome = FileResult(Path(path), "cancelled", f"{path}: cancelled before it started")
+        else:
+            outcome = separate_file(
+                path, model, options,
+                progress=lambda fraction, message, i=index: on_progress(i, fraction, message),
+                cancel=cancel, reserved=reserved,
+            )
+            reserved.update(p.resolve() for p in outcome.outputs.values())
+            if outcome.recipe is not None:
+                reserved.add(outcome.recipe.resolve())
+        results.append(outcome)
+        on_result(outcome)
+    return results

@@ -1,0 +1,173 @@
+"""Streaming separation of one audio file, at bounded memory.
+
+Data flow, block by block (R = file rate, r = model rate, C channels, S stems)::
+
+    file --read--> (n, C) @R --soxr--> (m, C) @r --overlap-add(model)--> (C, S, m') @r
+         --soxr--> (k, C*S) @R --align with the input--> sink(mix (k, C), stems (k, C, S))
+
+Each channel is separated as its own mono signal (METHOD.md section 1). The input
+blocks wait in a FIFO until the stems for the same frames come out, so the sink
+always receives sample-aligned pairs and, in total, **exactly** as many frames as
+the file has (the resamplers' rounding is padded or trimmed at the end). Memory is
+bounded by a few segments plus one block, whatever the file's duration.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core.audio.overlap_add import OverlapAdd
+from core.audio.reader import AudioInfo, read_blocks
+from core.audio.resample import StreamResampler
+from core.model import Preset, StemModel
+from core.progress import NEVER_CANCELLED, CancelToken, ProgressCallback, no_progress
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[np.ndarray, np.ndarray], None]
+"""Receives ``mix (k, C)`` float64 and ``stems (k, C, S)`` float64, aligned, in order."""
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """Chunking of the stream.
+
+    Attributes:
+        overlap_fraction: share of a segment crossfaded with its neighbour.
+        block_frames: frames read from the file at a time.
+        max_positions: segment positions sent to the model per call (all channels of
+            a position go together), lowered automatically on out-of-memory errors.
+    """
+
+    overlap_fraction: float = 0.25
+    block_frames: int = 1 << 16
+    max_positions: int = 2
+
+
+class _Fifo:
+    """Frames waiting for their partner: ``(frames, ...)`` arrays popped in order."""
+
+    def __init__(self) -> None:
+        self._parts: list[np.ndarray] = []
+        self.size = 0
+
+    def push(self, block: np.ndarray) -> None:
+        if block.shape[0]:
+            self._parts.append(block)
+            self.size += block.shape[0]
+
+    def pop(self, count: int) -> np.ndarray:
+        joined = np.concatenate(self._parts, axis=0) if len(self._parts) != 1 else self._parts[0]
+        out, rest = joined[:count], joined[count:]
+        self._parts = [rest] if rest.shape[0] else []
+        self.size = rest.shape[0]
+        return out
+
+
+class SegmentRunner:
+    """Calls the model on a batch of mono segments, falling back on out-of-memory errors.
+
+    On a CUDA out-of-memory error the model's ``max_batch`` is halved and the call
+    retried; at a batch of one the model moves to the CPU. Each fallback is reported
+    through ``progress`` so the user knows.
+    """
+
+    def __init__(self, model: StemModel, instruments: Sequence[str], preset: Preset,
+                 generator: torch.Generator, cancel: CancelToken, notify: Callable[[str], None]):
+        self.model = model
+        self.instruments = tuple(instruments)
+        self.preset = preset
+        self.generator = generator
+        self.cancel = cancel
+        self.notify = notify
+
+    def __call__(self, segments: np.ndarray) -> np.ndarray:
+        """``(B, L)`` float32 -> ``(B, S, L)`` float32."""
+        while True:
+            try:
+                with torch.inference_mode():
+                    mixture = torch.from_numpy(np.ascontiguousarray(segments)).to(self.model.device)
+                    stems = self.model.separate(
+                        mixture, self.instruments, self.preset, self.generator, self.cancel
+                    )
+                    return stems.float().cpu().numpy()
+            except torch.cuda.OutOfMemoryError:
+                self._fall_back()
+
+    def _fall_back(self) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        batch = getattr(self.model, "max_batch", 1)
+        if batch > 1:
+            self.model.max_batch = batch // 2
+            self.notify(f"out of GPU memory: retrying with batches of {batch // 2}")
+        elif self.model.device.type != "cpu":
+            self.model.to("cpu")
+            self.notify("out of GPU memory even at batch 1: continuing on the CPU")
+        else:
+            raise MemoryError("out of memory on the CPU")
+
+
+def separate_stream(
+    info: AudioInfo,
+    model: StemModel,
+    instruments: Sequence[str],
+    preset: Preset,
+    sink: Sink,
+    seed: int = 0,
+    settings: StreamSettings = StreamSettings(),
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> int:
+    """Separate a probed file into ``instruments``, feeding aligned blocks to ``sink``.
+
+    Returns:
+        The number of frames delivered (the file's frame count).
+    """
+    channels, stems = info.channels, len(instruments)
+    rate, model_rate = info.samplerate, model.sample_rate
+    segment = model.segment_samples
+    overlap = int(segment * settings.overlap_fraction)
+    generator = torch.Generator().manual_seed(seed)
+    name = info.path.name
+    runner = SegmentRunner(model, instruments, preset, generator, cancel,
+                           notify=lambda message: progress(frames_read / max(info.frames, 1), message))
+    engine = OverlapAdd(runner, segment, overlap, channels, stems,
+                        max_positions=settings.max_positions, before_batch=cancel.check)
+    down = StreamResampler(rate, model_rate, channels)
+    up = StreamResampler(model_rate, rate, channels * stems)
+    pending_mix, pending_stems = _Fifo(), _Fifo()
+    frames_read = 0
+    delivered = 0
+
+    def deliver(stem_block_at_model_rate: np.ndarray, last: bool) -> None:
+        nonlocal delivered
+        # (C, S, m) -> (m, C*S) -> resample -> (k, C, S)
+        flat = stem_block_at_model_rate.transpose(2, 0, 1).reshape(-1, channels * stems)
+        pending_stems.push(up.push(flat, last=last).astype(np.float64).reshape(-1, channels, stems))
+        if last:  # pad or trim the resamplers' rounding so the lengths match exactly
+            missing = pending_mix.size - pending_stems.size
+            if missing > 0:
+                pending_stems.push(np.zeros((missing, channels, stems)))
+        count = min(pending_mix.size, pending_stems.size)
+        if count:
+            sink(pending_mix.pop(count), pending_stems.pop(count))
+            delivered += count
+
+    for block in read_blocks(info, settings.block_frames):
+        cancel.check()
+        frames_read += block.shape[0]
+        pending_mix.push(block)
+        at_model_rate = down.push(block)
+        deliver(engine.push(at_model_rate.T), last=False)
+        progress(min(frames_read / max(info.frames, 1), 1.0) * 0.999, f"separating {name}")
+    cancel.check()
+    tail = engine.push(down.flush().T)
+    deliver(np.concatenate([tail, engine.finish()], axis=2), last=True)
+    progress(1.0, f"separated {name}")
+    return delivered

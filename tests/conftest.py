@@ -1,0 +1,53 @@
+"""Shared fixtures: headless Qt, a tiny stand-in model, synthetic audio files."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import soundfile as sf  # noqa: E402
+import torch  # noqa: E402
+
+from tests.fakes import FilterBankModel  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+def synthetic_music(seconds: float, samplerate: int, channels: int, seed: int = 0) -> np.ndarray:
+    """``(frames, channels)`` float64: a few decaying tones plus noise bursts, peak 0.5."""
+    frames = max(1, int(round(seconds * samplerate)))
+    rng = np.random.default_rng(seed)
+    t = np.arange(frames) / samplerate
+    signal = np.zeros((frames, channels))
+    for channel in range(channels):
+        for frequency in rng.uniform(50, 2000, size=4):
+            phase = rng.uniform(0, 2 * np.pi)
+            envelope = np.exp(-3 * (t % 0.5))
+            signal[:, channel] += np.sin(2 * np.pi * frequency * t + phase) * envelope
+        signal[:, channel] += 0.3 * rng.standard_normal(frames) * np.exp(-30 * (t % 0.25))
+    peak = np.abs(signal).max()
+    return 0.5 * signal / peak if peak > 0 else signal
+
+
+@pytest.fixture
+def make_audio(tmp_path):
+    """Write a synthetic audio file and return its path."""
+
+    def make(name: str = "track.wav", seconds: float = 1.0, samplerate: int = 44100,
+             channels: int = 2, subtype: str | None = None, seed: int = 0,
+             data: np.ndarray | None = None) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        audio = synthetic_music(seconds, samplerate, channels, seed) if data is None else data
+        sf.write(str(path), audio, samplerate, subtype=subtype)
+        return path
+
+    return make
+
+
+@pytest.fixture
+def tiny_model():
+    return FilterBankModel()

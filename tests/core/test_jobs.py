@@ -1,0 +1,168 @@
+import json
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from core.errors import ConfigError
+from core.jobs import SeparationOptions, find_audio_files, run_batch, separate_file, validate_options
+from core.progress import CancelToken
+from tests.fakes import FilterBankModel
+
+
+def read(path):
+    return sf.read(str(path), dtype="float64", always_2d=True)[0]
+
+
+def null_error(result, original):
+    total = sum(read(p) for p in result.outputs.values())
+    return np.abs(total - original).max()
+
+
+@pytest.mark.parametrize("rate,channels,subtype,lsb", [
+    (48000, 2, "PCM_24", 0.0), (44100, 1, "PCM_16", 0.0), (44100, 2, "FLOAT", 1e-6)])
+def test_stems_keep_format_and_null_against_the_input(make_audio, tmp_path, rate, channels, subtype, lsb):
+    path = make_audio(seconds=0.8, samplerate=rate, channels=channels, subtype=subtype)
+    result = separate_file(path, FilterBankModel(), SeparationOptions(out_dir=tmp_path / "out"))
+    assert result.status == "done", result.message
+    assert set(result.outputs) == {"bass", "drums", "guitar", "piano", "other"}
+    original = read(path)
+    for output in result.outputs.values():
+        info = sf.info(str(output))
+        assert (info.samplerate, info.channels, info.frames, info.subtype) == (rate, channels, original.shape[0], subtype)
+    assert null_error(result, original) <= lsb
+    assert result.null_db == -math.inf if lsb == 0 else result.null_db < -100
+
+
+def test_lossy_input_becomes_pcm24_and_flac_works(make_audio, tmp_path):
+    path = make_audio("song.ogg", seconds=0.5)
+    options = SeparationOptions(out_dir=tmp_path / "out", format="flac", stems=("bass", "drums"))
+    result = separate_file(path, FilterBankModel(), options)
+    assert result.status == "done", result.message
+    assert sorted(p.name for p in result.outputs.values()) == ["bass.flac", "drums.flac", "other.flac"]
+    assert all(sf.info(str(p)).subtype == "PCM_24" for p in result.outputs.values())
+    assert null_error(result, read(path)) <= 2.0**-23
+
+
+def test_recipe_records_what_repeats_the_render(make_audio, tmp_path):
+    path = make_audio(seconds=0.3)
+    result = separate_file(path, FilterBankModel(), SeparationOptions(out_dir=tmp_path, preset="best", seed=7))
+    recipe = json.loads(result.recipe.read_text())
+    assert result.recipe == tmp_path / "track" / "stemforge.json"
+    assert recipe["preset"] == "best" and recipe["steps"] == 4 and recipe["seed"] == 7
+    assert recipe["model"]["id"] == "filterbank-test" and len(recipe["input"]["sha256"]) == 64
+    assert recipe["output"]["files"]["bass"] == "bass.wav"
+    assert recipe["input"]["frames"] == sf.info(str(path)).frames
+
+
+def test_residual_can_be_turned_off_and_template_applies(make_audio, tmp_path):
+    path = make_audio(seconds=0.3)
+    options = SeparationOptions(out_dir=tmp_path, residual=False, stems=("piano",),
+                                template="{track}_{stem}_{preset}.{ext}")
+    result = separate_file(path, FilterBankModel(), options)
+    assert [p.name for p in result.outputs.values()] == ["track_piano_balanced.wav"]
+    assert result.recipe.name == "track_stemforge_balanced.json" and result.null_db is None
+
+
+def test_existing_outputs_are_skipped_unless_overwrite(make_audio, tmp_path):
+    path = make_audio(seconds=0.3)
+    options = SeparationOptions(out_dir=tmp_path / "out")
+    assert separate_file(path, FilterBankModel(), options).status == "done"
+    bass = tmp_path / "out" / "track" / "bass.wav"
+    bass.write_bytes(b"user's file")
+    skipped = separate_file(path, FilterBankModel(), options)
+    assert skipped.status == "skipped" and "--overwrite" in skipped.message
+    assert bass.read_bytes() == b"user's file"
+    replaced = separate_file(path, FilterBankModel(), SeparationOptions(out_dir=tmp_path / "out", overwrite=True))
+    assert replaced.status == "done" and sf.info(str(bass)).frames > 0
+
+
+def test_input_is_never_modified_nor_overwritten(make_audio, tmp_path):
+    path = make_audio("bass.wav", seconds=0.3)
+    before = path.read_bytes()
+    options = SeparationOptions(out_dir=tmp_path, template="{stem}.{ext}", overwrite=True)
+    result = separate_file(path, FilterBankModel(), options)
+    assert result.status == "failed" and "overwrite the input" in result.message
+    assert path.read_bytes() == before
+
+
+def test_mixed_batch_good_files_succeed_bad_fail_alone(make_audio, tmp_path):
+    good = [make_audio("in/a.wav", 0.4, 48000, 2, "PCM_24"), make_audio("in/b.flac", 0.4, 44100, 1, "PCM_16"),
+            make_audio("in/c.wav", 0.4, 44100, 2, "FLOAT"), make_audio("in/d.ogg", 0.4),
+            make_audio("in/one.wav", data=np.array([[0.25]]), subtype="PCM_16")]
+    (tmp_path / "in" / "bad.wav").write_bytes(b"\x00garbage" * 50)
+    (tmp_path / "in" / "empty.flac").write_bytes(b"")
+    nan = np.zeros((1000, 1), np.float32)
+    nan[500] = np.inf
+    make_audio("in/nan.wav", data=nan, subtype="FLOAT")
+    files = find_audio_files([tmp_path / "in", tmp_path / "missing.wav"])
+    assert len(files) == 9
+    out = tmp_path / "out"
+    results = {r.input.name: r for r in run_batch(files, FilterBankModel(), SeparationOptions(out_dir=out))}
+    for path in good:
+        assert results[path.name].status == "done", results[path.name].message
+        assert sf.info(str(out / path.stem / "bass.wav")).frames == sf.info(str(path)).frames
+    for name in ("bad.wav", "empty.flac", "nan.wav", "missing.wav"):
+        assert results[name].status == "failed" and name in results[name].message
+        assert not (out / name.split(".")[0]).exists()
+    assert not list(out.rglob("*.partial"))
+
+
+def test_write_failure_midway_leaves_nothing(make_audio, tmp_path, monkeypatch):
+    import core.audio.writer as writer_module
+
+    path = make_audio(seconds=1.0)
+    calls = {"n": 0}
+    original = writer_module.StemWriter.write
+
+    def fail_on_third(self, block):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise writer_module.AudioWriteError(f"{self.path}: disk full while writing")
+        return original(self, block)
+
+    monkeypatch.setattr(writer_module.StemWriter, "write", fail_on_third)
+    result = separate_file(path, FilterBankModel(), SeparationOptions(out_dir=tmp_path / "out"))
+    assert result.status == "failed" and "disk full" in result.message
+    assert [p for p in (tmp_path / "out").rglob("*") if p.is_file()] == []
+
+
+def test_unwritable_output_folder_fails_each_file_clearly(make_audio, tmp_path):
+    path = make_audio(seconds=0.2)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    result = separate_file(path, FilterBankModel(), SeparationOptions(out_dir=blocker / "out"))
+    assert result.status == "failed" and "blocker" in result.message
+
+
+def test_cancel_leaves_no_files_and_cancels_the_rest(make_audio, tmp_path):
+    paths = [make_audio(f"t{i}.wav", seconds=2.0, samplerate=22050) for i in range(3)]
+    token = CancelToken()
+
+    def on_progress(index, fraction, message):
+        if index == 1 and fraction > 0.3:
+            token.cancel()
+
+    results = run_batch(paths, FilterBankModel(segment_samples=1024), SeparationOptions(out_dir=tmp_path / "out"),
+                        on_progress=on_progress, cancel=token)
+    assert [r.status for r in results] == ["done", "cancelled", "cancelled"]
+    assert not (tmp_path / "out" / "t1").exists()
+    assert not list((tmp_path / "out").rglob("*.partial"))
+
+
+def test_same_track_name_twice_in_a_batch_does_not_clobber(make_audio, tmp_path):
+    first = make_audio("a/song.wav", seconds=0.2, seed=1)
+    second = make_audio("b/song.wav", seconds=0.2, seed=2)
+    results = run_batch([first, second], FilterBankModel(),
+                        SeparationOptions(out_dir=tmp_path / "out", overwrite=True))
+    assert results[0].status == "done"
+    assert results[1].status == "failed" and "collides" in results[1].message
+
+
+def test_bad_options_are_rejected_before_any_file(tmp_path):
+    model = FilterBankModel()
+    for options in (SeparationOptions(format="flac", subtype="FLOAT"), SeparationOptions(preset="ultra"),
+                    SeparationOptions(template="{track}.{ext}"), SeparationOptions(stems=("vocals",))):
+        with pytest.raises(ConfigError):
+            validate_options(options, model)
