@@ -103,8 +103,14 @@ def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="print only errors")
 
 
+def load_model(spec: str | None, device: str):
+    """Load a bundle (imported lazily: ``--help`` stays fast)."""
+    from core.bundle import load_model as load_bundle_model
+
+    return load_bundle_model(spec, device)
+
+
 def run_separate(args: argparse.Namespace) -> int:
-    from core.bundle import load_model
     from core.jobs import SeparationOptions, find_audio_files, run_batch
 
     options = SeparationOptions(

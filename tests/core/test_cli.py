@@ -1,0 +1,66 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import core.cli
+from core.cli import main
+from tests.fakes import FilterBankModel
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    monkeypatch.setattr(core.cli, "load_model", lambda spec, device: FilterBankModel())
+
+
+def test_mixed_batch_exit_code_and_one_line_errors(fake_model, make_audio, tmp_path, capsys):
+    good = make_audio("in/good.wav", seconds=0.3, samplerate=48000, subtype="PCM_24")
+    make_audio("in/mono.flac", seconds=0.3, channels=1, subtype="PCM_16")
+    (tmp_path / "in" / "broken.wav").write_bytes(b"RIFF nonsense")
+    out = tmp_path / "out"
+    code = main(["separate", str(tmp_path / "in"), "--out", str(out), "--stems", "bass,drums"])
+    captured = capsys.readouterr()
+    assert code == 1
+    errors = [line for line in captured.err.splitlines() if "error" in line]
+    assert len(errors) == 1 and "broken.wav" in errors[0] and "Traceback" not in captured.err
+    assert sorted(p.name for p in (out / "good").iterdir()) == ["bass.wav", "drums.wav", "other.wav", "stemforge.json"]
+    assert sf.info(str(out / "good" / "bass.wav")).frames == sf.info(str(good)).frames
+    assert "2 done, 1 failed" in captured.out
+
+
+def test_all_good_exits_zero_and_existing_outputs_are_skipped(fake_model, make_audio, tmp_path, capsys):
+    path = make_audio(seconds=0.2)
+    args = ["separate", str(path), "--out", str(tmp_path / "o"), "--preset", "draft"]
+    assert main(args) == 0
+    assert main(args) == 0
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(args + ["--overwrite", "--format", "flac", "--subtype", "pcm_16"]) == 0
+    assert sf.info(str(tmp_path / "o" / "track" / "bass.flac")).subtype == "PCM_16"
+
+
+def test_usage_errors_exit_two(fake_model, make_audio, tmp_path):
+    path = make_audio(seconds=0.2)
+    with pytest.raises(SystemExit) as caught:
+        main(["separate", str(path), "--stems", "vocals"])
+    assert caught.value.code == 2
+    assert main(["separate", str(path), "--out", str(tmp_path), "--format", "flac", "--subtype", "FLOAT"]) == 2
+    assert main(["separate", str(path), "--out", str(tmp_path), "--template", "{track}.{ext}"]) == 2
+
+
+def test_same_seed_same_stems(fake_model, make_audio, tmp_path):
+    path = make_audio(seconds=0.3, subtype="FLOAT")
+    for name in ("a", "b"):
+        assert main(["separate", str(path), "--out", str(tmp_path / name), "--preset", "best", "--seed", "5", "--quiet"]) == 0
+    a, _ = sf.read(str(tmp_path / "a" / "track" / "piano.wav"))
+    b, _ = sf.read(str(tmp_path / "b" / "track" / "piano.wav"))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_help_explains_every_option():
+    result = subprocess.run([sys.executable, "-m", "core.cli", "separate", "--help"],
+                            capture_output=True, text=True, check=True)
+    for option in ("--out", "--stems", "--preset", "--model", "--device", "--format", "--subtype",
+                   "--template", "--no-residual", "--overwrite", "--seed", "--quiet"):
+        assert option in result.stdout
