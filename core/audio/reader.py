@@ -8,11 +8,10 @@ float64 blocks so memory does not grow with duration. Every problem becomes an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import re
 
 import numpy as np
 import soundfile as sf

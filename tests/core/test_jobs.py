@@ -6,7 +6,13 @@ import pytest
 import soundfile as sf
 
 from core.errors import ConfigError
-from core.jobs import SeparationOptions, find_audio_files, run_batch, separate_file, validate_options
+from core.jobs import (
+    SeparationOptions,
+    find_audio_files,
+    run_batch,
+    separate_file,
+    validate_options,
+)
 from core.progress import CancelToken
 from tests.fakes import FilterBankModel
 

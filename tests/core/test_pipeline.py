@@ -10,8 +10,10 @@ from core.pipeline import SegmentRunner, StreamSettings, separate_stream
 from core.progress import CancelToken
 from tests.fakes import TEST_PRESETS, FilterBankModel
 
+SMALL_BLOCKS = StreamSettings(block_frames=5000)
 
-def run(path, model, preset="draft", settings=StreamSettings(block_frames=5000), **kwargs):
+
+def run(path, model, preset="draft", settings=SMALL_BLOCKS, **kwargs):
     info = probe(path)
     mixes, stems = [], []
     frames = separate_stream(info, model, model.instruments, TEST_PRESETS[preset],
