@@ -1,0 +1,143 @@
+"""Preconditioning wrappers that turn a noise-conditioned U-Net into a denoiser.
+
+Both compute ``D(x, sigma) = c_skip(sigma) * x + c_out(sigma) * F(c_in(sigma) * x, c_noise(sigma))``
+where F is the refiner U-Net (conditioned on the label, the extractor's stage
+activations and the mixture). Shapes: ``x (B, 1, L)``, ``sigma`` a scalar or ``(B,)``;
+the result is ``(B, 1, L)``.
+
+- :class:`EDMDenoiser` (Karras et al. 2022, table 1; METHOD.md section 4): the teacher.
+- :class:`ConsistencyDenoiser` (Song et al. 2023, appendix C; METHOD.md section 5): the
+  student, whose coefficients satisfy the boundary condition ``f(x, eps) = x`` exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from core.diffusion.schedules import SIGMA_MIN
+
+SIGMA_DATA = 0.2
+"""Standard deviation of the data the preconditioning assumes (stems at waveform scale)."""
+
+
+def _per_sample(sigma: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:
+    """``sigma`` as a ``(B, 1, 1)`` tensor matching ``x``'s batch, device and dtype."""
+    sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1)
+    return sigma.expand(x.shape[0]).reshape(-1, 1, 1)
+
+
+def c_noise(sigma: torch.Tensor) -> torch.Tensor:
+    """Noise-level input of the network: ``ln(sigma) / 4``."""
+    return sigma.log() / 4
+
+
+def edm_coefficients(
+    sigma: torch.Tensor, sigma_data: float = SIGMA_DATA
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """EDM's ``(c_skip, c_out, c_in)``:
+
+    ``c_skip = sd^2 / (s^2 + sd^2)``, ``c_out = s * sd / sqrt(s^2 + sd^2)``,
+    ``c_in = 1 / sqrt(s^2 + sd^2)``.
+    """
+    total = sigma**2 + sigma_data**2
+    return sigma_data**2 / total, sigma * sigma_data / total.sqrt(), 1 / total.sqrt()
+
+
+def consistency_coefficients(
+    sigma: torch.Tensor, sigma_data: float = SIGMA_DATA, eps: float = SIGMA_MIN
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Boundary-condition ``(c_skip, c_out, c_in)`` of the consistency student:
+
+    ``c_skip = sd^2 / ((s - eps)^2 + sd^2)``, ``c_out = (s - eps) * sd / sqrt(s^2 + sd^2)``,
+    ``c_in = 1 / sqrt(s^2 + sd^2)``. At ``s == eps``: c_skip = 1 and c_out = 0 exactly.
+    """
+    total = sigma**2 + sigma_data**2
+    shifted = sigma - eps
+    c_skip = sigma_data**2 / (shifted**2 + sigma_data**2)
+    return c_skip, shifted * sigma_data / total.sqrt(), 1 / total.sqrt()
+
+
+def edm_loss_weight(sigma: torch.Tensor, sigma_data: float = SIGMA_DATA) -> torch.Tensor:
+    """EDM loss weight ``lambda(s) = (s^2 + sd^2) / (s * sd)^2`` (makes the effective
+    network target unit-variance at every noise level)."""
+    return (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
+
+
+class _Preconditioned(nn.Module):
+    """Shared forward of the two wrappers; subclasses pick the coefficients."""
+
+    def __init__(self, net: nn.Module, sigma_data: float, clamp: bool) -> None:
+        super().__init__()
+        if not getattr(net, "noise_conditioned", False):
+            raise ValueError("the denoiser needs a noise-conditioned U-Net (a refiner)")
+        self.net = net
+        self.sigma_data = sigma_data
+        self.clamp = clamp
+
+    def coefficients(
+        self, sigma: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        sigma: torch.Tensor | float,
+        labels: torch.Tensor,
+        features: Sequence[torch.Tensor] | None = None,
+        mixture: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``D(x, sigma)``.
+
+        Args:
+            x: ``(B, 1, L)`` noisy stem ``x_0 + sigma * n``.
+            sigma: scalar or ``(B,)`` noise levels (> 0).
+            labels: ``(B,)`` instrument indices.
+            features: the extractor's stage activations, added inside the U-Net.
+            mixture: ``(B, 1, L)`` mixture, added at the U-Net's input.
+        """
+        sigma = _per_sample(sigma, x)
+        c_skip, c_out, c_in = self.coefficients(sigma)
+        raw = self.net(
+            c_in * x,
+            labels,
+            c_noise=c_noise(sigma).reshape(-1),
+            features=features,
+            mixture=mixture,
+        )
+        out = c_skip * x + c_out * raw.to(x.dtype)
+        return out.clamp(-1, 1) if self.clamp else out
+
+
+class EDMDenoiser(_Preconditioned):
+    """EDM preconditioning of the diffusion teacher; output clamped to [-1, 1] by default."""
+
+    def __init__(self, net: nn.Module, sigma_data: float = SIGMA_DATA, clamp: bool = True) -> None:
+        super().__init__(net, sigma_data, clamp)
+
+    def coefficients(self, sigma):
+        return edm_coefficients(sigma, self.sigma_data)
+
+
+class ConsistencyDenoiser(_Preconditioned):
+    """Consistency function ``f(x, sigma)`` of the student, with ``f(x, eps) == x`` exactly.
+
+    Not clamped by default (a clamp would break the boundary identity for |x| > 1); the
+    multistep sampler clamps its estimates instead.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        sigma_data: float = SIGMA_DATA,
+        eps: float = SIGMA_MIN,
+        clamp: bool = False,
+    ) -> None:
+        super().__init__(net, sigma_data, clamp)
+        self.eps = eps
+
+    def coefficients(self, sigma):
+        return consistency_coefficients(sigma, self.sigma_data, self.eps)

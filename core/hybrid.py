@@ -1,0 +1,214 @@
+"""The hybrid separator: deterministic extractor + consistency-distilled refiner.
+
+:class:`HybridModel` implements :class:`core.model.StemModel` (METHOD.md sections 3-5):
+for every (segment, instrument) pair it runs the extractor once, keeping its stage
+activations, then ``preset.steps`` consistency steps of the student (or Euler steps of
+the diffusion teacher for ``preset.sampler == "teacher"``) that reuse those activations.
+Draft (``steps == 0``) is the extractor alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from core.diffusion.preconditioning import SIGMA_DATA, ConsistencyDenoiser, EDMDenoiser
+from core.diffusion.samplers import check_cancel, consistency_sampler, euler_sampler
+from core.diffusion.schedules import RHO, SIGMA_MIN, consistency_sigmas, karras_sigmas
+from core.errors import ConfigError
+from core.instruments import INSTRUMENTS, MODEL_SAMPLE_RATE
+from core.model import Preset
+from core.nn.unet import UNet
+from core.progress import CancelToken
+
+
+def pair_generators(generator: torch.Generator, count: int) -> list[torch.Generator]:
+    """``count`` CPU generators seeded from ``generator`` (one per (segment, label) pair)."""
+    seeds = torch.randint(0, 2**62, (count,), generator=generator, device=generator.device)
+    return [torch.Generator().manual_seed(int(seed)) for seed in seeds.tolist()]
+
+
+class HybridModel:
+    """Extractor + student (+ optional teacher) behind the :class:`StemModel` protocol.
+
+    Args:
+        extractor: the deterministic U-Net (not noise-conditioned).
+        student: the consistency student (noise-conditioned, same config), or None for a
+            draft-only model.
+        teacher: the diffusion teacher (noise-conditioned, same config), or None.
+        presets: name -> :class:`Preset` (from the bundle's presets table).
+        model_id, sha256: identity of the weights (bundle id and weights checksum).
+        sample_rate: rate of the segments (22 050 Hz).
+        segment_samples: segment length L (a multiple of the config's hop).
+        instruments: labels in one-hot order.
+        sigma_data, sigma_min, rho: diffusion constants (sigma_min is the consistency eps).
+        s_churn, s_tmin, s_tmax, s_noise: the teacher sampler's stochasticity.
+        max_batch: most (segment, instrument) pairs per network call; the pipeline may
+            lower it after a CUDA out-of-memory error.
+    """
+
+    def __init__(
+        self,
+        extractor: UNet,
+        student: UNet | None,
+        presets: dict[str, Preset],
+        teacher: UNet | None = None,
+        model_id: str = "unnamed",
+        sha256: str = "",
+        sample_rate: int = MODEL_SAMPLE_RATE,
+        segment_samples: int | None = None,
+        instruments: Sequence[str] = INSTRUMENTS,
+        sigma_data: float = SIGMA_DATA,
+        sigma_min: float = SIGMA_MIN,
+        rho: float = RHO,
+        s_churn: float = 0.0,
+        s_tmin: float = 0.0,
+        s_tmax: float = math.inf,
+        s_noise: float = 1.0,
+        max_batch: int = 16,
+    ) -> None:
+        config = extractor.config
+        for name, net in (("student", student), ("teacher", teacher)):
+            if net is not None and (net.config != config or not net.noise_conditioned):
+                raise ConfigError(
+                    f"the {name} must be a noise-conditioned U-Net with the extractor's configuration"
+                )
+        if extractor.noise_conditioned:
+            raise ConfigError("the extractor must not be noise-conditioned")
+        self.extractor = extractor.eval()
+        self.student = student.eval() if student is not None else None
+        self.teacher = teacher.eval() if teacher is not None else None
+        self.config = config
+        self.presets = dict(presets)
+        self.model_id = model_id
+        self.sha256 = sha256
+        self.sample_rate = sample_rate
+        self.segment_samples = segment_samples or config.segment_samples
+        self.instruments = tuple(instruments)
+        self.sigma_data = sigma_data
+        self.sigma_min = sigma_min
+        self.rho = rho
+        self.s_churn, self.s_tmin, self.s_tmax, self.s_noise = s_churn, s_tmin, s_tmax, s_noise
+        self.max_batch = max_batch
+        self.device = next(extractor.parameters()).device
+        if self.segment_samples % config.hop:
+            raise ConfigError(
+                f"segment length {self.segment_samples} is not a multiple of the hop {config.hop}"
+            )
+
+    # -- StemModel ---------------------------------------------------------------------
+
+    def to(self, device: torch.device | str) -> HybridModel:
+        """Move every network to ``device``; returns self."""
+        device = torch.device(device)
+        for net in self.networks().values():
+            net.to(device)
+        self.device = device
+        return self
+
+    def separate(
+        self,
+        mixture: torch.Tensor,
+        instruments: Sequence[str],
+        preset: Preset,
+        generator: torch.Generator,
+        cancel: CancelToken,
+    ) -> torch.Tensor:
+        """Estimate ``S = len(instruments)`` stems of ``N`` mono segments.
+
+        The N*S (segment, label) pairs run batched (at most ``max_batch`` per call); each
+        pair costs ``preset.passes_per_stem`` network passes. Each pair draws its noise from
+        its own generator, seeded from ``generator``, so the result does not depend on
+        ``max_batch`` (beyond float rounding).
+
+        Args:
+            mixture: ``(N, L)`` segments on ``self.device``.
+            instruments: labels to extract.
+            preset: draft (steps 0), consistency steps, or teacher steps.
+            generator: noise source (any device; noise is moved to ``self.device``).
+            cancel: checked before every network pass.
+
+        Returns:
+            ``(N, S, L)`` estimates, dtype and device of ``mixture``.
+        """
+        if mixture.dim() != 2:
+            raise ValueError(f"expected mixture (N, L), got {tuple(mixture.shape)}")
+        count, length = mixture.shape
+        if length % self.config.hop:
+            raise ValueError(f"segment length {length} is not a multiple of the hop {self.config.hop}")
+        labels = torch.tensor([self._label(name) for name in instruments], dtype=torch.long)
+        stems = len(labels)
+        pairs_mix = mixture.to(self.device, torch.float32).repeat_interleave(stems, dim=0)[:, None]
+        pairs_labels = labels.repeat(count).to(self.device)
+        generators = pair_generators(generator, count * stems) if preset.steps else []
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, count * stems, max(1, self.max_batch)):
+                check_cancel(cancel)
+                part = slice(start, start + max(1, self.max_batch))
+                outputs.append(
+                    self._run(pairs_mix[part], pairs_labels[part], preset, generators[part], cancel)
+                )
+        result = torch.cat(outputs) if outputs else pairs_mix.new_zeros(0, 1, length)
+        return result.reshape(count, stems, length).to(mixture.device, mixture.dtype)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def networks(self) -> dict[str, UNet]:
+        """The networks present: ``extractor``, ``student``, ``teacher`` (by name)."""
+        nets = {"extractor": self.extractor, "student": self.student, "teacher": self.teacher}
+        return {name: net for name, net in nets.items() if net is not None}
+
+    def _label(self, name: str) -> int:
+        try:
+            return self.instruments.index(name)
+        except ValueError:
+            raise ConfigError(
+                f"model {self.model_id} cannot extract {name!r}; it knows {', '.join(self.instruments)}"
+            ) from None
+
+    def _run(
+        self,
+        mix: torch.Tensor,
+        labels: torch.Tensor,
+        preset: Preset,
+        generator: list[torch.Generator],
+        cancel,
+    ) -> torch.Tensor:
+        """One batch of pairs: ``mix (B, 1, L)``, ``labels (B,)`` -> ``(B, 1, L)``."""
+        x_det, features = self.extractor(mix, labels, return_features=True)
+        if preset.steps == 0:
+            return x_det
+        if preset.sampler == "teacher":
+            if self.teacher is None:
+                raise ConfigError(f"preset {preset.name!r} needs the diffusion teacher; this bundle has none")
+            denoiser = EDMDenoiser(self.teacher, self.sigma_data)
+            sigmas = karras_sigmas(preset.steps, preset.sigma_max, self.sigma_min, self.rho, append_zero=True)
+            sample = euler_sampler(
+                lambda x, sigma: denoiser(x, sigma, labels, features=features, mixture=mix),
+                x_det,
+                sigmas,
+                generator,
+                s_churn=self.s_churn,
+                s_tmin=self.s_tmin,
+                s_tmax=self.s_tmax,
+                s_noise=self.s_noise,
+                cancel=cancel,
+            )
+            return sample.clamp(-1, 1)
+        if preset.sampler != "consistency":
+            raise ConfigError(f"preset {preset.name!r} has unknown sampler {preset.sampler!r}")
+        if self.student is None:
+            raise ConfigError(f"preset {preset.name!r} needs the consistency student; this bundle has none")
+        student = ConsistencyDenoiser(self.student, self.sigma_data, self.sigma_min)
+        sigmas = consistency_sigmas(preset.steps, preset.sigma_max, self.sigma_min, self.rho)
+        return consistency_sampler(
+            lambda x, sigma: student(x, sigma, labels, features=features, mixture=mix),
+            x_det,
+            sigmas,
+            generator,
+            eps=self.sigma_min,
+            cancel=cancel,
+        )
