@@ -44,7 +44,7 @@ class StreamSettings:
             a position go together), lowered automatically on out-of-memory errors.
     """
 
-    overlap_fraction: float = 0.25
+    overlap_fraction: float = 0.125
     block_frames: int = 1 << 16
     max_positions: int = 2
 
@@ -87,13 +87,19 @@ class SegmentRunner:
         self.notify = notify
 
     def __call__(self, segments: np.ndarray) -> np.ndarray:
-        """``(B, L)`` float32 -> ``(B, S, L)`` float32."""
+        """``(B, L)`` float32 -> ``(B, S, L)`` float32.
+
+        Each call draws its noise from a generator seeded by (seed, call number), so a
+        retry after an out-of-memory error repeats exactly the same render.
+        """
+        call_seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
         while True:
             try:
                 with torch.inference_mode():
                     mixture = torch.from_numpy(np.ascontiguousarray(segments)).to(self.model.device)
                     stems = self.model.separate(
-                        mixture, self.instruments, self.preset, self.generator, self.cancel
+                        mixture, self.instruments, self.preset,
+                        torch.Generator().manual_seed(call_seed), self.cancel,
                     )
                     return stems.float().cpu().numpy()
             except torch.cuda.OutOfMemoryError:

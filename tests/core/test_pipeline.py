@@ -99,3 +99,24 @@ def test_out_of_memory_halves_the_batch_then_moves_to_cpu(monkeypatch):
     out = runner(np.zeros((2, 4096), np.float32))
     assert out.shape == (2, 1, 4096)
     assert model.max_batch == 1 and len(messages) == 2 and "batches of 2" in messages[0]
+
+
+def test_retry_after_out_of_memory_repeats_the_same_noise(monkeypatch):
+    segments = np.random.default_rng(0).standard_normal((2, 4096)).astype(np.float32)
+
+    def render(fail_first: bool):
+        model = FilterBankModel()
+        original, failures = model.separate, iter([fail_first, False])
+
+        def flaky(*args, **kwargs):
+            if next(failures):
+                torch.randn(3, generator=args[3])  # a failed attempt may consume noise
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+            return original(*args, **kwargs)
+
+        model.separate = flaky
+        runner = SegmentRunner(model, ("bass", "piano"), TEST_PRESETS["best"],
+                               torch.Generator().manual_seed(9), CancelToken(), lambda m: None)
+        return runner(segments)
+
+    np.testing.assert_array_equal(render(True), render(False))
