@@ -23,7 +23,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # Subcommands defined in their own modules: name -> (module, one-line help).
 # Each module provides add_arguments(parser) and run(args) -> int.
-EXTERNAL_COMMANDS: dict[str, tuple[str, str]] = {}
+EXTERNAL_COMMANDS: dict[str, tuple[str, str]] = {
+    "gui": ("desktop.command", "open the desktop app"),
+}
 
 
 def _error(message: str) -> None:

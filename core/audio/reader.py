@@ -43,6 +43,7 @@ class AudioInfo:
 
 def _describe(path: Path, error: Exception) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = re.sub(r"^Error opening .*?: ", "", text)  # libsndfile repeats the path
     if "Format not recognised" in text or "unknown format" in text.lower():
         return "not a readable audio file (format not recognised)"
     return f"cannot be decoded ({text})"

@@ -1,0 +1,144 @@
+"""What the app shows about the model: presets with their figures, and the model card (no Qt).
+
+Read from a bundle's manifest through :mod:`core.bundle` (imported lazily, so the
+window opens even when that module or any bundle is missing). A manifest's
+``presets[name]`` may hold ``steps``, ``sigma_max`` and, once measured, ``rtf``
+(wall seconds per audio second) and ``si_sdri`` (dB); ``metrics`` may hold more.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.model import PRESET_ORDER
+
+log = logging.getLogger(__name__)
+
+PRESET_DESCRIPTIONS = {
+    "draft": "deterministic extractor only",
+    "fast": "consistency refiner, 1 step",
+    "balanced": "consistency refiner, 2 steps",
+    "best": "consistency refiner, 4 steps",
+}
+CARD_NAMES = ("MODEL_CARD.md", "model_card.md", "README.md")
+
+
+@dataclass
+class ModelInfo:
+    """The model a run will use, or why there is none.
+
+    Attributes:
+        spec: what to pass to the model loader (bundle path), or None for the default.
+        presets: name -> figures (``steps``, ``sigma_max``, optional ``rtf``, ``si_sdri``).
+        card: model card text (markdown) when the bundle ships one.
+        missing: a readable reason when no model is installed.
+    """
+
+    model_id: str | None = None
+    spec: str | None = None
+    presets: dict[str, dict] = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    card: str = ""
+    details: dict = field(default_factory=dict)
+    missing: str | None = None
+
+    @property
+    def installed(self) -> bool:
+        return self.missing is None
+
+    @classmethod
+    def from_model(cls, model) -> ModelInfo:
+        """Describe an already-loaded :class:`core.model.StemModel` (tests, custom loaders)."""
+        presets = {name: {"steps": p.steps, "sigma_max": p.sigma_max} for name, p in model.presets.items()}
+        return cls(model_id=model.model_id, presets=presets,
+                   details={"sha256": model.sha256, "sample_rate": model.sample_rate})
+
+    def preset_summary(self, name: str) -> str:
+        """One line for the preset selector, e.g. ``2 steps · σmax 0.25 · 0.31× realtime · +9.2 dB SI-SDRi``."""
+        figures = self.presets.get(name, {})
+        steps = figures.get("steps")
+        parts = []
+        if steps is not None:
+            parts.append("extractor only" if steps == 0 else f"{steps} step{'s' if steps != 1 else ''}")
+        elif name in PRESET_DESCRIPTIONS:
+            parts.append(PRESET_DESCRIPTIONS[name])
+        if figures.get("sigma_max"):
+            parts.append(f"σmax {figures['sigma_max']:g}")
+        if figures.get("rtf") is not None:
+            parts.append(f"{float(figures['rtf']):.2g}× realtime")
+        if figures.get("si_sdri") is not None:
+            parts.append(f"{float(figures['si_sdri']):+.1f} dB SI-SDRi")
+        return " · ".join(parts)
+
+    def preset_names(self) -> list[str]:
+        known = [name for name in PRESET_ORDER if not self.presets or name in self.presets]
+        return known or list(PRESET_ORDER)
+
+    def card_markdown(self) -> str:
+        """The model card, or a card assembled from the manifest's figures."""
+        if self.card:
+            return self.card
+        if not self.installed:
+            return f"**No model installed.**\n\n{self.missing}"
+        lines = [f"## Model `{self.model_id}`", ""]
+        for key, value in self.details.items():
+            lines.append(f"- {key}: `{value}`")
+        if self.presets:
+            lines += ["", "| preset | figures |", "|---|---|"]
+            lines += [f"| {name} | {self.preset_summary(name)} |" for name in self.preset_names()]
+        if self.metrics:
+            lines += ["", "### Metrics", ""]
+            lines += [f"- {key}: {value}" for key, value in self.metrics.items()]
+        return "\n".join(lines)
+
+
+def find_model_card(bundle: Path) -> str:
+    """Markdown found next to a bundle (a folder or a file), or ``""``."""
+    bundle = Path(bundle)
+    folder = bundle if bundle.is_dir() else bundle.parent
+    candidates = [folder / name for name in CARD_NAMES]
+    if bundle.is_file():
+        candidates.insert(0, bundle.with_suffix(".md"))
+    for candidate in candidates:
+        if candidate.is_file():
+            try:
+                return candidate.read_text(encoding="utf-8")
+            except OSError:
+                continue
+    return ""
+
+
+def describe(spec: str | Path | None = None) -> ModelInfo:
+    """Information about a bundle (``spec``) or the default installed one, never raising."""
+    try:
+        bundle = importlib.import_module("core.bundle")
+    except ImportError as error:
+        return ModelInfo(missing=f"The model engine is not available ({error}).")
+    try:
+        if spec is None and not list(bundle.installed_bundles()):
+            how = getattr(bundle, "HOW_TO_GET_ONE", "put a model bundle in resources/models")
+            return ModelInfo(missing=how[0].upper() + how[1:] + ".")
+        if hasattr(bundle, "find_bundle"):  # the loader's own choice: a folder, an id, or the default
+            path = Path(bundle.find_bundle(spec))
+        else:
+            path = Path(spec) if spec is not None else Path(list(bundle.installed_bundles())[0])
+        described = bundle.describe_bundle(path)
+        manifest = bundle.read_manifest(path)
+    except Exception as error:  # a broken bundle must not stop the window from opening
+        log.warning("cannot read model bundle: %s", error)
+        return ModelInfo(missing=f"The model bundle cannot be read: {error}")
+    presets = manifest.get("presets") or described.get("presets") or {}
+    if isinstance(presets, list):  # tolerate a list of {"name": ..., ...} rows
+        presets = {row.get("name", str(i)): row for i, row in enumerate(presets) if isinstance(row, dict)}
+    details = {key: described[key] for key in ("path", "sample_rate", "parameters", "sha256") if key in described}
+    return ModelInfo(
+        model_id=str(described.get("id") or manifest.get("id") or path.stem),
+        spec=str(path),
+        presets={name: dict(figures) for name, figures in presets.items()},
+        metrics=dict(manifest.get("metrics") or {}),
+        card=find_model_card(path),
+        details=details,
+    )

@@ -1,0 +1,90 @@
+"""What the user chose in the options panel, as a plain dataclass (no Qt).
+
+:meth:`AppOptions.to_separation_options` turns it into the engine's
+:class:`core.jobs.SeparationOptions`, so the app and the CLI share one set of
+defaults and one validation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from core.instruments import INSTRUMENTS
+from core.jobs import DEFAULT_TEMPLATE, SeparationOptions
+from core.model import PRESET_ORDER
+from core.pipeline import StreamSettings
+
+FORMATS: tuple[str, ...] = ("wav", "flac")
+BIT_DEPTHS: tuple[str, ...] = ("keep", "PCM_16", "PCM_24", "FLOAT")
+"""``keep`` = the input's depth (``SeparationOptions.subtype = None``)."""
+BIT_DEPTH_LABELS = {"keep": "Keep input", "PCM_16": "16-bit PCM", "PCM_24": "24-bit PCM", "FLOAT": "32-bit float"}
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+DEVICE_LABELS = {"auto": "Auto", "cpu": "CPU", "cuda": "CUDA (NVIDIA)", "mps": "MPS (Apple)"}
+
+APP_BLOCK_FRAMES = 1 << 14
+"""Frames read per block in the app: progress is reported after each block, so a
+smaller block than the CLI's gives a smoother progress bar (same output)."""
+
+
+def default_output_folder() -> Path:
+    return Path.home() / "Music" / "Stemforge"
+
+
+@dataclass(frozen=True)
+class AppOptions:
+    stems: tuple[str, ...] = INSTRUMENTS
+    residual: bool = True
+    preset: str = "balanced"
+    device: str = "auto"
+    out_dir: Path = field(default_factory=default_output_folder)
+    format: str = "wav"
+    bit_depth: str = "keep"
+    template: str = DEFAULT_TEMPLATE
+    overwrite: bool = False
+
+    def problems(self) -> list[str]:
+        """Readable reasons why a run cannot start with these options (empty when fine)."""
+        found = []
+        if not self.stems:
+            found.append("Choose at least one instrument.")
+        if "{stem}" not in self.template:
+            found.append("The naming template must contain {stem}.")
+        else:
+            try:
+                self.template.format(track="t", stem="s", ext="wav", preset="p", model="m")
+            except (KeyError, IndexError, ValueError):
+                found.append("The naming template may only use {track} {stem} {ext} {preset} {model}.")
+        if self.format == "flac" and self.bit_depth == "FLOAT":
+            found.append("FLAC cannot hold 32-bit float; choose WAV or another bit depth.")
+        if str(self.out_dir).strip() in ("", "."):
+            found.append("Choose an output folder.")
+        return found
+
+    def to_separation_options(self) -> SeparationOptions:
+        return SeparationOptions(
+            out_dir=Path(self.out_dir).expanduser(),
+            stems=tuple(s for s in INSTRUMENTS if s in self.stems),
+            preset=self.preset,
+            device=self.device,
+            format=self.format,
+            subtype=None if self.bit_depth == "keep" else self.bit_depth,
+            template=self.template,
+            residual=self.residual,
+            overwrite=self.overwrite,
+            settings=StreamSettings(block_frames=APP_BLOCK_FRAMES),
+        )
+
+    def sanitised(self) -> AppOptions:
+        """The same options with unknown values (e.g. from old settings) replaced by defaults."""
+        defaults = AppOptions()
+        return replace(
+            self,
+            stems=tuple(s for s in INSTRUMENTS if s in self.stems),
+            preset=self.preset if self.preset in PRESET_ORDER else defaults.preset,
+            device=self.device if self.device in DEVICES else defaults.device,
+            format=self.format if self.format in FORMATS else defaults.format,
+            bit_depth=self.bit_depth if self.bit_depth in BIT_DEPTHS else defaults.bit_depth,
+            template=self.template or defaults.template,
+            out_dir=Path(self.out_dir) if str(self.out_dir).strip() not in ("", ".") else defaults.out_dir,
+        )

@@ -1,0 +1,233 @@
+"""The options column: instruments, quality preset, device, output folder, format and naming."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.instruments import INSTRUMENTS, RESIDUAL_STEM
+from desktop.model_info import ModelInfo
+from desktop.options import (
+    BIT_DEPTH_LABELS,
+    BIT_DEPTHS,
+    DEVICE_LABELS,
+    DEVICES,
+    FORMATS,
+    AppOptions,
+)
+
+TEMPLATE_HELP = ("Where each stem goes, under the output folder.\n"
+                 "Fields: {track} (input name), {stem}, {ext}, {preset}, {model}.\n"
+                 "Default: {track}/{stem}.{ext}")
+
+
+def _set_item_enabled(combo: QComboBox, index: int, enabled: bool, tip: str = "") -> None:
+    model = combo.model()
+    if isinstance(model, QStandardItemModel):
+        item = model.item(index)
+        item.setEnabled(enabled)
+        item.setToolTip(tip)
+
+
+class OptionsPanel(QWidget):
+    """Signals:
+        changed(): any option changed (the window saves settings and re-validates).
+    """
+
+    changed = Signal()
+
+    def __init__(self, model_info: ModelInfo, devices: dict[str, bool], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("optionsPanel")
+        self._model_info = model_info
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(10)
+        layout.addWidget(self._instrument_group())
+        layout.addWidget(self._quality_group(devices))
+        layout.addWidget(self._output_group())
+        layout.addStretch(1)
+        self.set_model_info(model_info)
+
+    # construction -----------------------------------------------------------------
+    def _instrument_group(self) -> QGroupBox:
+        group = QGroupBox("Instruments")
+        grid = QGridLayout(group)
+        grid.setSpacing(6)
+        self.stem_chips: dict[str, QToolButton] = {}
+        for index, name in enumerate(INSTRUMENTS + (RESIDUAL_STEM,)):
+            chip = QToolButton()
+            chip.setObjectName("instrumentChip")
+            chip.setProperty("stem", name)
+            chip.setCheckable(True)
+            chip.setChecked(True)
+            chip.setText(name.capitalize() if name != RESIDUAL_STEM else "Other (residual)")
+            chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            chip.setMinimumHeight(28)
+            chip.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            chip.toggled.connect(self.changed)
+            if name == RESIDUAL_STEM:
+                chip.setToolTip("Input minus the selected stems: everything else (vocals, synths, "
+                                "content above 11 kHz), so stems + other null against the input.")
+                grid.addWidget(chip, 2, 0, 1, 2)
+            else:
+                chip.setToolTip(f"Extract the {name} stem")
+                grid.addWidget(chip, index // 2, index % 2)
+            self.stem_chips[name] = chip
+        return group
+
+    def _quality_group(self, devices: dict[str, bool]) -> QGroupBox:
+        group = QGroupBox("Quality and device")
+        form = QFormLayout(group)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.preset = QComboBox()
+        self.preset.currentIndexChanged.connect(self._update_preset_summary)
+        self.preset.currentIndexChanged.connect(self.changed)
+        self.preset_summary = QLabel()
+        self.preset_summary.setObjectName("hint")
+        self.preset_summary.setWordWrap(True)
+        self.device = QComboBox()
+        for index, name in enumerate(DEVICES):
+            self.device.addItem(DEVICE_LABELS[name], name)
+            present = devices.get(name, False)
+            _set_item_enabled(self.device, index, present, "" if present else "not available on this computer")
+        self.device.currentIndexChanged.connect(self.changed)
+        form.addRow("Preset", self.preset)
+        form.addRow("", self.preset_summary)
+        form.addRow("Device", self.device)
+        return group
+
+    def _output_group(self) -> QGroupBox:
+        group = QGroupBox("Output")
+        form = QFormLayout(group)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.out_dir = QLineEdit()
+        self.out_dir.setPlaceholderText("folder for the stems")
+        self.out_dir.editingFinished.connect(self.changed)
+        browse = QPushButton("…")
+        browse.setObjectName("browseButton")
+        browse.setFixedWidth(32)
+        browse.setToolTip("Choose the output folder")
+        browse.clicked.connect(self.choose_out_dir)
+        row = QHBoxLayout()
+        row.setSpacing(4)
+        row.addWidget(self.out_dir)
+        row.addWidget(browse)
+        self.format = QComboBox()
+        for name in FORMATS:
+            self.format.addItem(name.upper(), name)
+        self.format.currentIndexChanged.connect(self._update_bit_depths)
+        self.format.currentIndexChanged.connect(self.changed)
+        self.bit_depth = QComboBox()
+        for name in BIT_DEPTHS:
+            self.bit_depth.addItem(BIT_DEPTH_LABELS[name], name)
+        self.bit_depth.currentIndexChanged.connect(self.changed)
+        self.template = QLineEdit()
+        self.template.setToolTip(TEMPLATE_HELP)
+        self.template.textChanged.connect(self.changed)
+        self.overwrite = QCheckBox("Replace existing stems")
+        self.overwrite.setToolTip("Off: a track whose stems already exist is skipped.")
+        self.overwrite.toggled.connect(self.changed)
+        form.addRow("Folder", row)
+        form.addRow("Format", self.format)
+        form.addRow("Bit depth", self.bit_depth)
+        form.addRow("Naming", self.template)
+        form.addRow("", self.overwrite)
+        return group
+
+    # model and presets ----------------------------------------------------------
+    def set_model_info(self, info: ModelInfo) -> None:
+        self._model_info = info
+        current = self.preset.currentData()
+        self.preset.blockSignals(True)
+        self.preset.clear()
+        for name in info.preset_names():
+            self.preset.addItem(name.capitalize(), name)
+        index = self.preset.findData(current) if current else self.preset.findData("balanced")
+        self.preset.setCurrentIndex(max(index, 0))
+        self.preset.blockSignals(False)
+        self._update_preset_summary()
+
+    def _update_preset_summary(self) -> None:
+        name = self.preset.currentData()
+        summary = self._model_info.preset_summary(name) if name else ""
+        self.preset_summary.setText(summary)
+        self.preset.setToolTip(summary)
+
+    def _update_bit_depths(self) -> None:
+        flac = self.format.currentData() == "flac"
+        index = self.bit_depth.findData("FLOAT")
+        _set_item_enabled(self.bit_depth, index, not flac, "FLAC cannot hold 32-bit float" if flac else "")
+        if flac and self.bit_depth.currentData() == "FLOAT":
+            self.bit_depth.setCurrentIndex(self.bit_depth.findData("PCM_24"))
+
+    def choose_out_dir(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Output folder for the stems", self.out_dir.text())
+        if folder:
+            self.out_dir.setText(folder)
+            self.changed.emit()
+
+    # values -----------------------------------------------------------------------
+    def options(self) -> AppOptions:
+        return AppOptions(
+            stems=tuple(name for name in INSTRUMENTS if self.stem_chips[name].isChecked()),
+            residual=self.stem_chips[RESIDUAL_STEM].isChecked(),
+            preset=self.preset.currentData() or "balanced",
+            device=self.device.currentData() or "auto",
+            out_dir=Path(self.out_dir.text().strip()).expanduser() if self.out_dir.text().strip() else Path(""),
+            format=self.format.currentData() or "wav",
+            bit_depth=self.bit_depth.currentData() or "keep",
+            template=self.template.text().strip(),
+            overwrite=self.overwrite.isChecked(),
+        )
+
+    def set_options(self, options: AppOptions) -> None:
+        widgets = [*self.stem_chips.values(), self.preset, self.device, self.format, self.bit_depth,
+                   self.template, self.out_dir, self.overwrite]
+        for widget in widgets:
+            widget.blockSignals(True)
+        try:
+            for name in INSTRUMENTS:
+                self.stem_chips[name].setChecked(name in options.stems)
+            self.stem_chips[RESIDUAL_STEM].setChecked(options.residual)
+            self._select(self.preset, options.preset)
+            self._select(self.device, options.device if self._device_enabled(options.device) else "auto")
+            self._select(self.format, options.format)
+            self._select(self.bit_depth, options.bit_depth)
+            self.template.setText(options.template)
+            self.out_dir.setText(str(options.out_dir))
+            self.overwrite.setChecked(options.overwrite)
+        finally:
+            for widget in widgets:
+                widget.blockSignals(False)
+        self._update_bit_depths()
+        self._update_preset_summary()
+
+    def _device_enabled(self, name: str) -> bool:
+        model = self.device.model()
+        index = self.device.findData(name)
+        return index >= 0 and (not isinstance(model, QStandardItemModel) or model.item(index).isEnabled())
+
+    @staticmethod
+    def _select(combo: QComboBox, value: str) -> None:
+        index = combo.findData(value)
+        if index >= 0:
+            combo.setCurrentIndex(index)

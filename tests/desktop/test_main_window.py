@@ -1,0 +1,306 @@
+"""The real window driven headless with tiny models: queue, runs, cancel, failures, settings."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+
+import numpy as np
+import soundfile as sf
+from PySide6.QtCore import QElapsedTimer, QMimeData, QPointF, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtMultimedia import QAudioDevice
+
+from core.instruments import INSTRUMENTS
+from desktop.mixer import MIXTURE
+from desktop.model_info import ModelInfo
+from desktop.queue import ItemStatus
+from desktop.queue_model import STATUS_COLUMN
+from tests.desktop.conftest import GateModel, SlowModel, fast_options
+
+RUN_TIMEOUT_MS = 20000
+
+
+def drop(window, paths) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+
+
+def files_under(folder):
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def test_dropping_files_and_folders_fills_the_queue(make_window, make_audio, tmp_path):
+    window = make_window()
+    single = make_audio("single.wav", seconds=0.5, samplerate=48000, channels=1, subtype="PCM_24")
+    make_audio("album/01.wav", seconds=1.0)
+    make_audio("album/disc2/02.flac", seconds=0.25)
+    (tmp_path / "album" / "notes.txt").write_text("not audio")
+
+    drop(window, [single, tmp_path / "album"])
+
+    names = [item.name for item in window.queue]
+    assert names == ["single.wav", "01.wav", "02.flac"]
+    model = window.table_model
+    assert model.rowCount() == 3
+    assert model.index(0, 1).data() == "0:00"  # half a second, rounded
+    assert "PCM_24" in model.index(0, 2).data() and "48 kHz" in model.index(0, 2).data()
+    assert "mono" in model.index(0, 2).data()
+    assert model.index(2, 2).data().startswith("FLAC")
+    assert all(model.index(r, STATUS_COLUMN).data() == "waiting" for r in range(3))
+    assert window.queue.items[1].duration == 1.0
+
+    drop(window, [tmp_path / "album"])  # already queued: nothing added twice
+    assert len(window.queue) == 3
+    assert window.start_button.isEnabled()
+    # the first added track is selected and its waveform lane appears
+    assert window.waveforms.lane_names() == [MIXTURE]
+
+
+def test_drop_zone_forwards_dropped_paths(make_window, make_audio, qtbot):
+    window = make_window()
+    path = make_audio("zone.wav", seconds=0.2)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path)), QUrl("https://example.com/x.wav")])
+    event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.drop_zone.paths_dropped) as blocker:
+        window.drop_zone.dropEvent(event)
+    assert blocker.args == [[path]]
+    assert [item.path for item in window.queue] == [path]
+
+
+def test_run_finishes_shows_stems_and_a_bad_file_fails_alone(make_window, make_audio, tmp_path, qtbot):
+    window = make_window()
+    fast_options(window)
+    good_a = make_audio("a.wav", seconds=1.0, subtype="PCM_16", seed=1)
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF....this is not a wave file at all" * 10)
+    good_b = make_audio("b.wav", seconds=0.6, channels=1, subtype="FLOAT", seed=2)
+    window.add_paths([good_a, bad, good_b])
+    progress = []
+    window.engine.worker.file_progress.connect(lambda i, f, m: progress.append((i, f)))
+
+    with qtbot.waitSignal(window.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        assert window.start()
+        assert not window.start_button.isEnabled() and window.cancel_button.isEnabled()
+        assert not window.options_panel.isEnabled()
+    results = blocker.args[0]
+
+    assert [r.status for r in results] == ["done", "failed", "done"]
+    statuses = [item.status for item in window.queue]
+    assert statuses == [ItemStatus.DONE, ItemStatus.FAILED, ItemStatus.DONE]
+    failed_row = window.table_model.index(1, STATUS_COLUMN)
+    assert failed_row.data().startswith("failed: ")
+    assert "broken.wav" in failed_row.data(Qt.ItemDataRole.ToolTipRole)
+    assert "not a readable audio file" in failed_row.data()
+    stems_dir = tmp_path / "stems"
+    for track, reference in (("a", good_a), ("b", good_b)):
+        info = sf.info(str(reference))
+        for stem in (*INSTRUMENTS, "other"):
+            written = sf.info(str(stems_dir / track / f"{stem}.wav"))
+            assert (written.frames, written.samplerate, written.channels) == (info.frames, info.samplerate,
+                                                                               info.channels)
+    # per-file progress went forward to 1 and the batch bar is full
+    first_file = [f for i, f in progress if i == window.queue.items[0].id]
+    assert first_file and first_file == sorted(first_file) and first_file[-1] == 1.0
+    assert window.overall.value() == 1000
+    assert "1 failed" in window.run_label.text() and "2 done" in window.run_label.text()
+
+    # the selected (first) track shows the mixture and every stem, each drawn
+    window.select_row(0)
+    expected = [MIXTURE, *INSTRUMENTS, "other"]
+    qtbot.waitUntil(lambda: window.waveforms.lane_names() == expected, timeout=5000)
+    qtbot.waitUntil(lambda: all(lane.envelope is not None for lane in window.waveforms.lanes.values()),
+                    timeout=5000)
+    qtbot.waitUntil(lambda: all(len(lane.curve.getData()[0]) > 0 for lane in window.waveforms.lanes.values()),
+                    timeout=5000)
+    assert list(window.stem_list.rows) == expected
+    assert window.mixer.names == expected
+    assert window.mixer.muted == {MIXTURE}  # stems sum to the mix: the mixture starts muted
+    assert window.output_folder() == stems_dir / "a"
+    dragged = window.stem_list.rows["bass"].mime_data().urls()
+    assert [url.toLocalFile() for url in dragged] == [str((stems_dir / "a" / "bass.wav").resolve())]
+
+
+def test_start_button_state_after_failures(make_window, make_audio, tmp_path, qtbot):
+    """A failed file stays runnable: Start is enabled again after the batch."""
+    window = make_window()
+    fast_options(window)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"nope")
+    window.add_paths([bad, make_audio("ok.wav", seconds=0.3)])
+    with qtbot.waitSignal(window.run_finished, timeout=RUN_TIMEOUT_MS):
+        window.start()
+    assert [i.status for i in window.queue] == [ItemStatus.FAILED, ItemStatus.DONE]
+    assert window.start_button.isEnabled()
+
+
+def test_cancel_stops_within_a_chunk_and_leaves_nothing(make_window, make_audio, tmp_path, qtbot):
+    model = GateModel(open_calls=3)  # some stem blocks are written to temp files before the cancel
+    window = make_window(model=model)
+    fast_options(window)
+    window.add_paths([make_audio("long.wav", seconds=4.0), make_audio("next.wav", seconds=1.0, seed=3)])
+
+    with qtbot.waitSignal(window.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        window.start()
+        qtbot.waitUntil(model.holding.is_set, timeout=RUN_TIMEOUT_MS)
+        calls_before = model.calls
+        window.cancel()
+        assert not window.cancel_button.isEnabled()
+    assert [r.status for r in blocker.args[0]] == ["cancelled", "cancelled"]
+    assert [i.status for i in window.queue] == [ItemStatus.CANCELLED, ItemStatus.CANCELLED]
+    assert model.calls == calls_before + 1  # only the held call ran, and it stopped at its first check
+    assert files_under(tmp_path / "stems") == []
+    assert not (tmp_path / "stems" / "long").exists()
+    assert window.start_button.isEnabled()  # cancelled files can be started again
+
+
+def test_closing_during_a_run_cancels_and_leaves_nothing(make_window, make_audio, tmp_path, qtbot):
+    model = GateModel(open_calls=2)
+    window = make_window(model=model)
+    fast_options(window)
+    window.add_paths([make_audio("closing.wav", seconds=3.0)])
+    window.start()
+    qtbot.waitUntil(model.holding.is_set, timeout=RUN_TIMEOUT_MS)
+    window.close()  # returns once the worker has stopped
+    assert not window.engine.thread.isRunning()
+    assert files_under(tmp_path / "stems") == []
+
+
+def test_event_loop_keeps_answering_during_a_run(make_window, make_audio, qtbot):
+    """A timer keeps ticking and the time-left estimate appears while a slowed model runs."""
+    model = SlowModel(delay=0.15)
+    window = make_window(model=model)
+    fast_options(window)
+    window.add_paths([make_audio(f"t{i}.wav", seconds=1.0, seed=i) for i in range(2)])
+    ticks: list[int] = []
+    clock = QElapsedTimer()
+    clock.start()
+    timer = QTimer()
+    timer.setInterval(20)
+    timer.timeout.connect(lambda: ticks.append(clock.elapsed()))
+    timer.start()
+    started = time.monotonic()
+    with qtbot.waitSignal(window.run_finished, timeout=RUN_TIMEOUT_MS):
+        window.start()
+        qtbot.waitUntil(lambda: "left ·" in window.run_label.text(), timeout=RUN_TIMEOUT_MS)
+        assert "elapsed" in window.run_label.text() and "realtime" in window.run_label.text()
+        assert window.clock.remaining is not None
+    run_seconds = time.monotonic() - started
+    timer.stop()
+
+    assert model.threads and threading.get_ident() not in model.threads  # the model ran elsewhere
+    assert run_seconds > 0.8  # the slowed model really took a while
+    assert len(ticks) >= 10
+    gaps = np.diff(ticks)
+    assert gaps.max() < 1000, f"the GUI thread stalled for {gaps.max()} ms"
+    assert all(i.status is ItemStatus.DONE for i in window.queue)
+
+
+def test_settings_survive_a_restart(make_window, tmp_path, settings_file):
+    first = make_window()
+    chosen = replace(first.current_options(), stems=("bass", "piano"), residual=False, preset="best",
+                     format="flac", bit_depth="PCM_16", template="{preset}/{track}-{stem}.{ext}",
+                     out_dir=tmp_path / "elsewhere", overwrite=True)
+    first.options_panel.set_options(chosen)
+    first.options_panel.stem_chips["drums"].click()  # a real click on a chip is saved too
+    first.close()
+    assert settings_file.exists()
+
+    second = make_window(keep_options=True)
+    assert second.current_options() == replace(chosen, stems=("bass", "drums", "piano"))
+    assert second.options_panel.stem_chips["drums"].isChecked()
+    assert not second.options_panel.stem_chips["other"].isChecked()
+
+
+def test_without_a_model_the_window_opens_and_start_explains(make_window, make_audio, qtbot):
+    info = ModelInfo(missing="Put a model bundle in resources/models.")
+    window = make_window(model=None, model_info=info)
+    window.add_paths([make_audio("x.wav", seconds=0.2)])
+    assert window.banner.isVisible()
+    assert "No model installed" in window.banner.text()
+    assert not window.start_button.isEnabled()
+    assert "No model installed" in window.start_button.toolTip()
+    assert window.start() is False
+    box = window._error_box
+    assert box is not None and "resources/models" in box.text()
+    box.close()
+
+
+def test_a_model_that_fails_to_load_shows_a_readable_error(make_window, make_audio, qtbot):
+    from core.errors import ModelLoadError
+
+    def broken_loader(spec, device):
+        raise ModelLoadError("bundle.safetensors: checksum mismatch (file corrupted?)")
+
+    window = make_window(model=None, model_loader=broken_loader, model_info=ModelInfo(model_id="x"))
+    window.add_paths([make_audio("y.wav", seconds=0.2)])
+    with qtbot.waitSignal(window.run_finished, timeout=RUN_TIMEOUT_MS):
+        window.start()
+    assert "checksum mismatch" in window._error_box.text()
+    assert [i.status for i in window.queue] == [ItemStatus.WAITING]
+    assert window.start_button.isEnabled()
+    window._error_box.close()
+
+
+def test_invalid_options_are_refused_before_running(make_window, make_audio):
+    window = make_window()
+    window.add_paths([make_audio("z.wav", seconds=0.2)])
+    window.options_panel.set_options(replace(window.current_options(), template="{track}.{ext}"))
+    assert window.start() is False
+    assert "{stem}" in window._error_box.text()
+    assert not window.running
+    window._error_box.close()
+
+
+def test_playback_is_disabled_without_an_audio_output(make_window):
+    window = make_window(audio_output=QAudioDevice())  # a null device, as on a headless machine
+    assert not window.player.available
+    assert not window.play_button.isEnabled()
+    assert "No audio output" in window.play_button.toolTip()
+    assert not window.play_action.isEnabled()
+
+
+def test_presets_and_devices_in_the_options(make_window):
+    info = ModelInfo(model_id="m", presets={
+        "draft": {"steps": 0, "sigma_max": 0.0, "rtf": 0.05, "si_sdri": 8.0},
+        "fast": {"steps": 1, "sigma_max": 0.0124},
+        "balanced": {"steps": 2, "sigma_max": 0.25, "rtf": 0.4, "si_sdri": 9.5},
+        "best": {"steps": 4, "sigma_max": 0.25},
+    })
+    window = make_window(model_info=info)
+    panel = window.options_panel
+    assert [panel.preset.itemData(i) for i in range(panel.preset.count())] == ["draft", "fast", "balanced",
+                                                                               "best"]
+    panel.preset.setCurrentIndex(panel.preset.findData("balanced"))
+    assert "2 steps" in panel.preset_summary.text() and "+9.5 dB" in panel.preset_summary.text()
+    assert "0.4× realtime" in panel.preset_summary.text()
+    model = panel.device.model()
+    enabled = {panel.device.itemData(i): model.item(i).isEnabled() for i in range(panel.device.count())}
+    assert enabled == {"auto": True, "cpu": True, "cuda": False, "mps": False}
+    panel.format.setCurrentIndex(panel.format.findData("flac"))
+    float_index = panel.bit_depth.findData("FLOAT")
+    assert not panel.bit_depth.model().item(float_index).isEnabled()
+
+
+def test_shortcuts_are_bound(make_window):
+    window = make_window()
+    bound = {a.text().replace("&", ""): a.shortcut().toString() for a in window.actions()}
+    assert bound["Add Files…"] == "Ctrl+O"
+    assert bound["Add Folder…"] == "Ctrl+Shift+O"
+    assert bound["Start"] == "Ctrl+Return"
+    assert bound["Cancel"] == "Esc"
+    assert bound["Play / Pause"] == "Space"
+    assert bound["Quit"] == "Ctrl+Q"
+
+
+def test_settings_go_to_the_given_file_only(make_window, settings_file):
+    window = make_window()
+    window.save_settings()
+    stored = QSettings(str(settings_file), QSettings.Format.IniFormat)
+    assert stored.value("options/preset") == window.current_options().preset
