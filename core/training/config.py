@@ -1,0 +1,427 @@
+"""Training configuration: one frozen dataclass per stage, one source of defaults.
+
+Every default of the three training stages (METHOD.md sections 3-5) lives here, as a
+dataclass field default. The command line and the tests only override fields with
+:func:`dataclasses.replace`; a run writes its resolved configuration (these fields plus
+what was derived from them: the U-Net architecture and the segment length in samples)
+to ``RUN/config.json`` before its first step, and a resumed run checks that the fields
+that shape the weights are unchanged (:func:`check_resumable`).
+
+Numbers that are not the paper's, and why:
+
+- ``segment_seconds = 3.0``: the paper trains on 11.9 s crops; a 3 s crop (rounded to a
+  multiple of the U-Net's hop, 65 536 samples for ``lite``) keeps a ``lite`` step of
+  batch 8 around 0.9 s (extractor), 1.2 s (teacher) and 4-5 s (distillation) on one
+  CPU core (measured with torch 2.13).
+- ``minutes = 60`` when no step count is given: the product's budget for a CPU stage.
+- ``ema_warmup``: the EMA decay is ``min(decay, (1 + t) / (10 + t))`` at step t for the
+  extractor and the teacher. With a constant 0.999 the exported weights of a short CPU
+  run (a few thousand steps) would still carry ``0.999 ** t`` of the random
+  initialisation (37 % after 1000 steps). The distillation target starts from the
+  trained teacher, so it uses the paper's constant 0.999 from the first step.
+- distillation ``lr = 1e-4`` (paper: 1e-5, RAdam): the paper's rate is for a 405 M
+  parameter network trained for days; ``lite`` has about 70x fewer parameters (``tiny``
+  thousands of times fewer) and a CPU hour is under a thousand distillation steps, in
+  which 1e-5 barely moves the student away from the teacher. RAdam's rectified warm-up keeps the
+  first steps of the larger rate stable. *tune*: record the choice in the model card.
+- distillation ``k_max = 4`` (paper: 17): each step runs ``k`` Heun steps of the teacher
+  (2 network passes each) without gradients; with P(k) proportional to k the mean is
+  ``E[k] = (2 k_max + 1) / 3``, so 17 costs about 23 teacher passes per step and 4
+  about 6. Fewer teacher steps per distillation step keep a CPU step affordable. *tune*.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError
+from core.instruments import MODEL_SAMPLE_RATE
+from core.nn.config import CONFIGS, UNetConfig
+
+STAGES: tuple[str, ...] = ("extractor", "diffusion", "distill")
+
+CONFIG_FILE = "config.json"
+CHECKPOINT_FILE = "checkpoint.pt"
+LOG_FILE = "log.jsonl"
+
+# The diffusion constants of METHOD.md (core.diffusion.preconditioning.SIGMA_DATA,
+# core.diffusion.schedules.SIGMA_MIN and RHO), repeated here so that this module, and with
+# it ``stemforge --help``, does not import torch; tests check that they agree.
+SIGMA_DATA = 0.2
+SIGMA_MIN = 1e-4
+RHO = 9.0
+
+RUNTIME_FIELDS: frozenset[str] = frozenset(
+    {
+        "data",
+        "extractor",
+        "teacher",
+        "steps",
+        "minutes",
+        "checkpoint_minutes",
+        "validate_every",
+        "validation_crops",
+        "log_every",
+        "device",
+        "workers",
+    }
+)
+"""Fields a resumed run may change: budgets, bookkeeping, where things are and run.
+Every other field shapes the weights or the data order and must match the stored run."""
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Fields shared by the three stages.
+
+    Attributes:
+        data: dataset root (Slakh2100 layout: ``{split}/TrackXXXXX/...``).
+        net: named U-Net configuration (``tiny``, ``lite``, ``paper``); the refiner and the
+            student take the extractor run's architecture instead.
+        segment_seconds: training crop length; rounded to the nearest multiple of the
+            U-Net's hop (at least one hop), see :func:`segment_samples`.
+        batch: crops per optimiser step, over all processes together (each of W
+            distributed processes takes ``batch / W`` of them).
+        optimizer: ``adam`` or ``radam``.
+        lr, betas: optimiser learning rate and Adam betas.
+        steps: stop after this many optimiser steps (None: no step limit).
+        minutes: stop after this many minutes of training, summed over resumptions (None:
+            no time limit). When both are None the run is refused.
+        ema_decay: decay of the EMA of the weights kept for export (and, in distillation,
+            the consistency target).
+        ema_warmup: use ``min(ema_decay, (1 + t) / (10 + t))`` at step t (see module doc).
+        checkpoint_minutes: wall-clock interval between checkpoints (one is also written
+            at the end and when the run is interrupted).
+        validate_every: steps between validations (validation also runs at the end).
+        validation_crops: fixed validation crops (with a non-silent target) scored by SI-SDRi.
+        log_every: steps between log lines (the loss is averaged over them).
+        seed: seeds the initial weights, the crops and all training noise.
+        train_split, validation_split: dataset splits (folders under ``data``).
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps`` (``cuda`` uses bf16 autocast).
+        workers: data-loading worker processes (0: load in the training process).
+    """
+
+    data: str = ""
+    net: str = "lite"
+    segment_seconds: float = 3.0
+    batch: int = 8
+    optimizer: str = "adam"
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.99)
+    steps: int | None = None
+    minutes: float | None = 60.0
+    ema_decay: float = 0.999
+    ema_warmup: bool = True
+    checkpoint_minutes: float = 5.0
+    validate_every: int = 200
+    validation_crops: int = 8
+    log_every: int = 10
+    seed: int = 0
+    train_split: str = "train"
+    validation_split: str = "validation"
+    device: str = "auto"
+    workers: int = 0
+
+    stage = "base"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        problems = self.problems()
+        if problems:
+            raise ConfigError(f"invalid {self.stage} training configuration: " + "; ".join(problems))
+
+    def problems(self) -> list[str]:
+        """Human-readable reasons this configuration cannot run (empty when fine)."""
+        problems = []
+        if self.net not in CONFIGS:
+            problems.append(f"unknown net {self.net!r}; choose from {', '.join(CONFIGS)}")
+        if not self.segment_seconds > 0:
+            problems.append(f"segment_seconds must be > 0, got {self.segment_seconds}")
+        if self.batch < 1:
+            problems.append(f"batch must be >= 1, got {self.batch}")
+        if self.optimizer not in ("adam", "radam"):
+            problems.append(f"optimizer must be adam or radam, got {self.optimizer!r}")
+        if not self.lr > 0:
+            problems.append(f"lr must be > 0, got {self.lr}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            problems.append(f"betas must be two numbers in [0, 1), got {self.betas}")
+        if self.steps is not None and self.steps < 0:
+            problems.append(f"steps must be >= 0, got {self.steps}")
+        if self.minutes is not None and not self.minutes >= 0:
+            problems.append(f"minutes must be >= 0, got {self.minutes}")
+        if self.steps is None and self.minutes is None:
+            problems.append("give a step count or a time budget (steps or minutes)")
+        if not 0 <= self.ema_decay < 1:
+            problems.append(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if not self.checkpoint_minutes >= 0:
+            problems.append(f"checkpoint_minutes must be >= 0, got {self.checkpoint_minutes}")
+        if self.validate_every < 1 or self.log_every < 1:
+            problems.append("validate_every and log_every must be >= 1")
+        if self.validation_crops < 0 or self.workers < 0:
+            problems.append("validation_crops and workers must be >= 0")
+        return problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (tuples become lists)."""
+        data = asdict(self)
+        data["betas"] = list(self.betas)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown {cls.stage} configuration keys: {', '.join(unknown)}")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ExtractorConfig(TrainingConfig):
+    """Stage 1 (METHOD.md section 3): x_det = D(x_mix, label), MSE to the target stem,
+    Adam lr 1e-4, betas (0.9, 0.99)."""
+
+    stage = "extractor"
+
+
+@dataclass(frozen=True)
+class DiffusionConfig(TrainingConfig):
+    """Stage 2 (METHOD.md section 4): the EDM teacher on the clean target.
+
+    Attributes:
+        extractor: the finished extractor run folder (frozen; gives the architecture).
+        sigma_data: EDM's sigma_data.
+        p_mean, p_std: ln(sigma) ~ N(p_mean, p_std^2) for the training noise levels.
+        validation_steps, validation_sigma_max: the Euler sampler used to score the EMA
+            teacher on the validation crops (starting from x_det + sigma_max * z).
+    """
+
+    extractor: str = ""
+    sigma_data: float = SIGMA_DATA
+    p_mean: float = -3.0
+    p_std: float = 1.0
+    validation_steps: int = 8
+    validation_sigma_max: float = 0.01
+
+    stage = "diffusion"
+
+    def problems(self) -> list[str]:
+        problems = super().problems()
+        if not self.extractor:
+            problems.append("the extractor run folder is required")
+        if not self.sigma_data > 0 or not self.p_std > 0:
+            problems.append("sigma_data and p_std must be > 0")
+        if self.validation_steps < 1 or not self.validation_sigma_max > 0:
+            problems.append("validation_steps must be >= 1 and validation_sigma_max > 0")
+        return problems
+
+
+@dataclass(frozen=True)
+class DistillConfig(TrainingConfig):
+    """Stage 3 (METHOD.md section 5): consistency distillation of the teacher.
+
+    Attributes:
+        extractor, teacher: the finished extractor and diffusion run folders.
+        sigma_data, p_mean, p_std: as for the teacher (the EDM denoising loss term).
+        num_sigmas, sigma_max, sigma_min, rho: the Karras discretisation grid
+            (N = 18 sigmas from 10 down to 1e-4, rho 9); sigma_min is also the
+            boundary epsilon of the consistency parametrisation.
+        k_max: teacher steps per distillation step are k in 1..k_max with P(k) ~ k
+            (the paper: 1..17 = N - 1; see the module doc for the CPU default).
+        consistency_weight, denoising_weight: the 1:1 sum of the two losses.
+        validation_steps, validation_sigma_max: multistep consistency sampling used to
+            score the EMA student (the paper's 1-step operating point by default).
+    """
+
+    extractor: str = ""
+    teacher: str = ""
+    optimizer: str = "radam"
+    ema_warmup: bool = False
+    sigma_data: float = SIGMA_DATA
+    p_mean: float = -3.0
+    p_std: float = 1.0
+    num_sigmas: int = 18
+    sigma_max: float = 10.0
+    sigma_min: float = SIGMA_MIN
+    rho: float = RHO
+    k_max: int = 4
+    consistency_weight: float = 1.0
+    denoising_weight: float = 1.0
+    validation_steps: int = 1
+    validation_sigma_max: float = 0.0124
+
+    stage = "distill"
+
+    def problems(self) -> list[str]:
+        problems = super().problems()
+        if not self.extractor or not self.teacher:
+            problems.append("the extractor and teacher run folders are required")
+        if self.num_sigmas < 2:
+            problems.append(f"num_sigmas must be >= 2, got {self.num_sigmas}")
+        if not 1 <= self.k_max <= self.num_sigmas - 1:
+            problems.append(f"k_max must be in 1..{self.num_sigmas - 1}, got {self.k_max}")
+        if not 0 < self.sigma_min < self.sigma_max:
+            problems.append("need 0 < sigma_min < sigma_max")
+        if not self.sigma_data > 0 or not self.p_std > 0:
+            problems.append("sigma_data and p_std must be > 0")
+        if self.validation_steps < 1 or not self.validation_sigma_max > self.sigma_min:
+            problems.append("validation_steps must be >= 1 and validation_sigma_max > sigma_min")
+        return problems
+
+
+CONFIG_CLASSES: dict[str, type[TrainingConfig]] = {
+    "extractor": ExtractorConfig,
+    "diffusion": DiffusionConfig,
+    "distill": DistillConfig,
+}
+
+
+def config_class(stage: str) -> type[TrainingConfig]:
+    """The configuration class of a stage name."""
+    try:
+        return CONFIG_CLASSES[stage]
+    except KeyError:
+        raise ConfigError(f"unknown training stage {stage!r}; choose from {', '.join(STAGES)}") from None
+
+
+def segment_samples(seconds: float, hop: int, sample_rate: int = MODEL_SAMPLE_RATE) -> int:
+    """Crop length in samples: ``seconds * sample_rate`` rounded to the nearest multiple of
+    ``hop`` (at least one hop), so the U-Net can take it."""
+    return max(1, round(seconds * sample_rate / hop)) * hop
+
+
+@dataclass(frozen=True)
+class ResolvedConfig:
+    """A stage configuration plus what was derived from it for one run.
+
+    Attributes:
+        config: the stage's fields.
+        net: the U-Net architecture actually trained (the extractor run's for the refiners).
+        segment_samples: the crop length L in samples (a multiple of ``net.hop``).
+        world_size: number of distributed processes.
+    """
+
+    config: TrainingConfig
+    net: UNetConfig
+    segment_samples: int
+    world_size: int = 1
+
+    @property
+    def stage(self) -> str:
+        return self.config.stage
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "config": self.config.to_dict(),
+            "net": self.net.to_dict(),
+            "segment_samples": self.segment_samples,
+            "world_size": self.world_size,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ResolvedConfig:
+        try:
+            return cls(
+                config=config_class(data["stage"]).from_dict(data["config"]),
+                net=UNetConfig.from_dict(data["net"]),
+                segment_samples=int(data["segment_samples"]),
+                world_size=int(data.get("world_size", 1)),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise ConfigError(f"malformed run configuration ({error})") from None
+
+
+def resolve(config: TrainingConfig, net: UNetConfig | None = None, world_size: int = 1) -> ResolvedConfig:
+    """Derive the architecture and crop length of a run.
+
+    Args:
+        config: the stage configuration.
+        net: the architecture to use instead of ``CONFIGS[config.net]`` (the refiners pass
+            the extractor run's).
+        world_size: distributed processes; ``config.batch`` must be a multiple of it.
+    """
+    net = net if net is not None else CONFIGS[config.net]
+    if config.batch % world_size:
+        raise ConfigError(
+            f"batch {config.batch} must be a multiple of the number of processes {world_size}"
+        )
+    return ResolvedConfig(config, net, segment_samples(config.segment_seconds, net.hop), world_size)
+
+
+def write_run_config(run_dir: Path, resolved: ResolvedConfig) -> Path:
+    """Write ``RUN/config.json`` (atomically) and return its path."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / CONFIG_FILE
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(resolved.to_dict(), indent=2) + "\n")
+    temporary.replace(path)
+    return path
+
+
+def read_run_config(run_dir: Path) -> ResolvedConfig:
+    """Read ``RUN/config.json``; a missing or malformed file raises :class:`ConfigError`."""
+    path = Path(run_dir) / CONFIG_FILE
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{run_dir} is not a training run (no {CONFIG_FILE})") from None
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{path}: cannot read the run configuration ({error})") from None
+    return ResolvedConfig.from_dict(data)
+
+
+def check_resumable(stored: ResolvedConfig, new: ResolvedConfig) -> None:
+    """Refuse to resume a run whose weights-shaping fields changed.
+
+    Raises:
+        ConfigError: naming each changed field with its stored and new value.
+    """
+    changed = []
+    if stored.stage != new.stage:
+        changed.append(f"stage ({stored.stage} -> {new.stage})")
+    old_fields, new_fields = stored.config.to_dict(), new.config.to_dict()
+    for name in sorted(set(old_fields) | set(new_fields)):
+        if name in RUNTIME_FIELDS:
+            continue
+        if old_fields.get(name) != new_fields.get(name):
+            changed.append(f"{name} ({old_fields.get(name)} -> {new_fields.get(name)})")
+    if stored.net != new.net:
+        changed.append("net architecture")
+    if stored.segment_samples != new.segment_samples:
+        changed.append(f"segment ({stored.segment_samples} -> {new.segment_samples} samples)")
+    if changed:
+        raise ConfigError(
+            "cannot resume: the run was started with different settings: "
+            + ", ".join(changed)
+            + " (use the same options, or --no-resume to start over)"
+        )
+
+
+def mean_teacher_steps(k_max: int) -> float:
+    """E[k] for P(k) ~ k on 1..k_max: ``sum k^2 / sum k = (2 k_max + 1) / 3``."""
+    return (2 * k_max + 1) / 3
+
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "CONFIG_FILE",
+    "LOG_FILE",
+    "STAGES",
+    "DiffusionConfig",
+    "DistillConfig",
+    "ExtractorConfig",
+    "ResolvedConfig",
+    "TrainingConfig",
+    "check_resumable",
+    "config_class",
+    "mean_teacher_steps",
+    "read_run_config",
+    "resolve",
+    "segment_samples",
+    "write_run_config",
+]

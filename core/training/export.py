@@ -1,0 +1,161 @@
+"""``stemforge export``: finished training runs -> a model bundle.
+
+::
+
+    stemforge export --extractor RUN1 --student RUN3 [--teacher RUN2] --out BUNDLE_DIR --id NAME [--fp32]
+
+Writes the EMA weights of each run through :func:`core.bundle.save_bundle`, with
+
+- the presets table :data:`UNTUNED_PRESETS` (the paper's operating points, not yet tuned
+  on this model's validation split; the manifest's metrics say ``presets_tuned: false``),
+  plus a ``reference`` row (the teacher's Euler sampler) when the teacher is included;
+- the last validation scores of each run as metrics;
+- a training description: the dataset, and per stage its steps, minutes, final losses,
+  crop length, batch and seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from core.errors import ConfigError, StemforgeError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+UNTUNED_PRESETS: dict[str, dict] = {
+    "draft": {"steps": 0, "sigma_max": 0.0, "sampler": "consistency"},
+    "fast": {"steps": 1, "sigma_max": 0.0124, "sampler": "consistency"},
+    "balanced": {"steps": 2, "sigma_max": 0.25, "sampler": "consistency"},
+    "best": {"steps": 4, "sigma_max": 0.25, "sampler": "consistency"},
+}
+"""The paper's operating points (METHOD.md section 5): 1 step at sigma_max 0.0124, 2 and 4
+steps at 0.25. *tune* per model on the validation split."""
+
+REFERENCE_PRESET: dict = {"steps": 8, "sigma_max": 0.01, "sampler": "teacher"}
+"""The teacher's Euler sampler, when the bundle includes the teacher (METHOD.md section 4:
+small sigma_max, 0.001-0.01). Untuned."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``stemforge export``."""
+    parser.add_argument("--extractor", required=True, type=Path, metavar="RUN1", help="the extractor run folder")
+    parser.add_argument("--student", required=True, type=Path, metavar="RUN3", help="the distillation (student) run folder")
+    parser.add_argument("--teacher", type=Path, default=None, metavar="RUN2",
+                        help="the diffusion run folder, to include the teacher (adds a 'reference' preset)")
+    parser.add_argument("--out", required=True, type=Path, metavar="BUNDLE_DIR", help="bundle folder to write (must not exist or be empty)")
+    parser.add_argument("--id", dest="bundle_id", required=True, metavar="NAME",
+                        help="bundle id ('stemforge models' lists it; 'separate --model ID' picks it)")
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument("--fp16", dest="fp16", action="store_true", default=True,
+                           help="store the weights in float16 (default; half the size)")
+    precision.add_argument("--fp32", dest="fp16", action="store_false", help="store the weights in float32")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle folder")
+
+
+def describe_stage(run) -> dict:
+    """What the model card says about one training run (a :class:`FinishedRun`)."""
+    config = run.resolved.config
+    return {
+        "run": str(run.path),
+        "steps": run.step,
+        "minutes": round(run.seconds / 60, 2),
+        "final_losses": {k: v for k, v in run.metrics.items() if k.startswith("loss")},
+        "validation": {k: v for k, v in run.metrics.items() if k.startswith("val_")},
+        "segment_samples": run.resolved.segment_samples,
+        "batch": config.batch,
+        "optimizer": config.optimizer,
+        "lr": config.lr,
+        "seed": config.seed,
+        "processes": run.resolved.world_size,
+    }
+
+
+def export_bundle(
+    extractor_dir: Path,
+    student_dir: Path,
+    out: Path,
+    bundle_id: str,
+    teacher_dir: Path | None = None,
+    fp16: bool = True,
+    overwrite: bool = False,
+) -> Path:
+    """Write a bundle from finished runs; returns its folder.
+
+    Raises:
+        ConfigError: a run is missing, of the wrong stage, or not built on the same
+            extractor architecture.
+    """
+    import torch
+
+    from core.bundle import save_bundle
+    from core.training.runs import open_run
+
+    extractor = open_run(extractor_dir, "extractor")
+    student = open_run(student_dir, "distill")
+    teacher = open_run(teacher_dir, "diffusion") if teacher_dir is not None else None
+    for run in (student, teacher):
+        if run is not None and run.resolved.net != extractor.resolved.net:
+            raise ConfigError(
+                f"{run.path} was not trained on the architecture of the extractor {extractor.path}"
+            )
+    distilled_from = Path(student.resolved.config.extractor)
+    if distilled_from.resolve() != Path(extractor_dir).resolve():
+        print(
+            f"stemforge: warning: the student was distilled with the extractor {distilled_from}, "
+            f"exporting it with {extractor_dir}",
+            file=sys.stderr,
+        )
+    presets = {name: dict(row) for name, row in UNTUNED_PRESETS.items()}
+    if teacher is not None:
+        presets["reference"] = dict(REFERENCE_PRESET)
+    runs = {"extractor": extractor, "student": student}
+    if teacher is not None:
+        runs["teacher"] = teacher
+    metrics = {"presets_tuned": False}
+    for name, run in runs.items():
+        for key, value in run.metrics.items():
+            if key.startswith("val_"):
+                metrics[f"{name}_{key}"] = value
+    training_data = {
+        "data": extractor.resolved.config.data,
+        "stages": {name: describe_stage(run) for name, run in runs.items()},
+    }
+    distill_config = student.resolved.config
+    return save_bundle(
+        out,
+        bundle_id=bundle_id,
+        config=extractor.resolved.net,
+        config_name=extractor.resolved.config.net,
+        extractor=extractor.unet(),
+        student=student.unet(),
+        teacher=teacher.unet() if teacher is not None else None,
+        presets=presets,
+        diffusion={
+            "sigma_data": distill_config.sigma_data,
+            "sigma_min": distill_config.sigma_min,
+            "rho": distill_config.rho,
+        },
+        metrics=metrics,
+        training_data=training_data,
+        dtype=torch.float16 if fp16 else torch.float32,
+        overwrite=overwrite,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """``stemforge export ...``; returns the exit code."""
+    try:
+        folder = export_bundle(
+            args.extractor, args.student, args.out, args.bundle_id,
+            teacher_dir=args.teacher, fp16=args.fp16, overwrite=args.overwrite,
+        )
+    except (ConfigError, FileExistsError) as error:
+        print(f"stemforge: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (StemforgeError, OSError) as error:
+        print(f"stemforge: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"exported bundle {args.bundle_id} -> {folder}")
+    return EXIT_OK

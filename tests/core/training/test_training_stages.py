@@ -1,0 +1,91 @@
+"""Each stage's loss goes down when its optimiser steps on a fixed batch."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from core.nn.unet import UNet
+from core.training.batches import StepGenerators
+from core.training.config import DiffusionConfig, DistillConfig, resolve
+from core.training.diffusion import DiffusionStage
+from core.training.distill import DistillStage, teacher_steps_distribution
+from core.training.ema import EMA
+from core.training.extractor import ExtractorStage
+from core.training.loop import make_optimizer
+
+CPU = torch.device("cpu")
+
+
+def tiny_unet(noise_conditioned: bool, seed: int) -> UNet:
+    torch.manual_seed(seed)
+    return UNet(resolve(DiffusionConfig(data="-", extractor="-", net="tiny")).net, noise_conditioned)
+
+
+def build(stage_name: str, tiny_resolved):
+    """A stage on the CPU with lr 1e-3 (a few steps must show), frozen nets random."""
+    base = {"data": "-", "net": "tiny", "segment_seconds": tiny_resolved.config.segment_seconds,
+            "batch": 4, "steps": 4, "lr": 1e-3}
+    torch.manual_seed(0)
+    if stage_name == "extractor":
+        resolved = resolve(dataclasses.replace(tiny_resolved.config, lr=1e-3))
+        return ExtractorStage(resolved, CPU), resolved
+    extractor = tiny_unet(False, 1)
+    if stage_name == "diffusion":
+        resolved = resolve(DiffusionConfig(extractor="-", **base))
+        return DiffusionStage(resolved, extractor, CPU), resolved
+    resolved = resolve(DistillConfig(extractor="-", teacher="-", **base))
+    return DistillStage(resolved, extractor, tiny_unet(True, 2), CPU), resolved
+
+
+def losses_on_fixed_batch(stage, resolved, batch, steps: int) -> list[float]:
+    """Loss before each of ``steps`` optimiser steps and after the last, with the same
+    noise every time (generators re-seeded) and a fixed EMA target."""
+    optimizer = make_optimizer(stage.network.parameters(), resolved)
+    target = EMA(stage.network, 0.999).module
+    generators = StepGenerators.create(CPU)
+    losses = []
+    for _ in range(steps + 1):
+        generators.reseed(seed=0, step=0, rank=0)
+        loss, parts = stage.loss(stage.network, target, batch, generators)
+        assert loss.dtype == torch.float32 and loss.dim() == 0
+        losses.append(float(loss.detach()))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return losses
+
+
+@pytest.mark.parametrize("stage_name", ["extractor", "diffusion", "distill"])
+def test_optimiser_steps_lower_the_loss_on_a_fixed_batch(stage_name, tiny_resolved, toy_batch):
+    stage, resolved = build(stage_name, tiny_resolved)
+    losses = losses_on_fixed_batch(stage, resolved, toy_batch, steps=5)
+    assert all(after < before for before, after in zip(losses, losses[1:], strict=False)), losses
+    assert losses[-1] < 0.98 * losses[0], losses
+
+
+def test_distill_loss_parts_and_teacher_step_count(tiny_resolved, toy_batch):
+    stage, _ = build("distill", tiny_resolved)
+    generators = StepGenerators.create(CPU).reseed(seed=3, step=7, rank=0)
+    loss, parts = stage.loss(stage.network, EMA(stage.network, 0.999).module, toy_batch, generators)
+    config = stage.config
+    assert 1 <= parts["teacher_steps"] <= config.k_max
+    expected = config.consistency_weight * parts["loss_consistency"] + config.denoising_weight * parts["loss_denoising"]
+    torch.testing.assert_close(loss.detach(), expected)
+
+
+def test_teacher_steps_are_drawn_proportionally_to_k():
+    probabilities = teacher_steps_distribution(4)
+    torch.testing.assert_close(probabilities, torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64))
+
+
+def test_the_student_starts_as_a_copy_of_the_teacher(tiny_resolved):
+    stage, _ = build("distill", tiny_resolved)
+    teacher_state = stage.teacher.net.state_dict()
+    for key, value in stage.network.net.state_dict().items():
+        assert torch.equal(value, teacher_state[key]), key
+    assert all(p.requires_grad for p in stage.network.parameters())
+    assert not any(p.requires_grad for p in stage.teacher.parameters())
+    assert not any(p.requires_grad for p in stage.extractor.net.parameters())
