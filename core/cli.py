@@ -24,6 +24,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # Subcommands defined in their own modules: name -> (module, one-line help).
 # Each module provides add_arguments(parser) and run(args) -> int.
 EXTERNAL_COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("core.data.synth.command", "make a synthetic Slakh-like multitrack dataset with FluidSynth"),
+    "train": ("core.training.command", "train the extractor, the diffusion teacher or the consistency student"),
+    "export": ("core.training.export", "package trained runs as a model bundle"),
     "gui": ("desktop.command", "open the desktop app"),
 }
 

@@ -64,3 +64,30 @@ def test_help_explains_every_option():
     for option in ("--out", "--stems", "--preset", "--model", "--device", "--format", "--subtype",
                    "--template", "--no-residual", "--overwrite", "--seed", "--quiet"):
         assert option in result.stdout
+
+
+def test_no_model_installed_is_one_clear_line(monkeypatch, make_audio, tmp_path, capsys):
+    import core.bundle
+
+    monkeypatch.setattr(core.bundle, "model_search_paths", lambda: [tmp_path / "no-models"])
+    path = make_audio(seconds=0.2)
+    assert main(["separate", str(path), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no model installed" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_models_lists_installed_bundles(monkeypatch, tmp_path, capsys):
+    import json
+
+    import core.bundle
+    from tests.packaging.test_frozen_app import tiny_bundle
+
+    tiny_bundle(tmp_path / "models" / "smoke-tiny")
+    monkeypatch.setattr(core.bundle, "model_search_paths", lambda: [tmp_path / "models"])
+    assert main(["models", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [entry["id"] for entry in listed] == ["smoke-tiny"]
+    assert listed[0]["presets"]["best"]["steps"] == 4 and listed[0]["parameters"] > 0
+    assert main(["models"]) == 0
+    assert "preset best" in capsys.readouterr().out

@@ -1,0 +1,168 @@
+"""PyTorch datasets over a Slakh-style split (read and cached by :mod:`core.data.slakh`).
+
+- :class:`RandomCropDataset` for training (METHOD.md section 3): random crops, one
+  random target label per item. Item ``i`` is a pure function of ``(seed, i)``, so a
+  run resumed at step k, which asks for the same indices, sees the same data as an
+  uninterrupted run, whatever the number of DataLoader workers.
+- :class:`ChunkDataset` for evaluation (METHOD.md section 6): consecutive
+  fixed-length chunks of every track, with the paper's drop rules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from core.data.silence import SILENCE_THRESHOLD, is_silent
+from core.data.slakh import Track, load_split
+from core.errors import ConfigError
+from core.instruments import INSTRUMENTS
+from core.progress import ProgressCallback, no_progress
+
+UNBOUNDED_LENGTH = 2**31 - 1
+"""Default number of crops: items are computed on demand, so any index is fine."""
+
+
+class RandomCropDataset(Dataset):
+    """Random training crops: ``(mixture, target, label)``.
+
+    Item ``i`` draws, from a generator seeded with ``(seed, i)``:
+
+    1. a crop position uniformly among all crop positions of the split, i.e. a track
+       with probability proportional to its number of crop positions
+       ``max(samples - segment_samples, 0) + 1`` (about its length), and an offset
+       uniform in that track;
+    2. a label uniform in 0..3 (:data:`core.instruments.INSTRUMENTS` order). The target
+       may be silent, as in the paper.
+
+    Tracks shorter than a segment are zero-padded at the end.
+
+    Items: ``mixture`` float32 tensor ``(segment_samples,)``, ``target`` float32 tensor
+    ``(segment_samples,)`` (the stem of ``label``), ``label`` int.
+
+    Args:
+        root: dataset folder; split: its sub-folder ("train", "validation", ...).
+        segment_samples: crop length at 22 050 Hz.
+        seed: non-negative integer selecting the sequence of crops.
+        length: number of items (a virtual epoch); by default effectively unbounded,
+            since items cost nothing until read (the trainer asks for indices
+            ``step * batch + j``).
+        include_other: add other instrument classes to the mixture (Slakh only).
+        cache_dir: override the decoded-audio cache location.
+        progress: ``progress(fraction, message)`` while the cache is built.
+        jobs: processes decoding audio into the cache on first use.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str,
+        segment_samples: int,
+        seed: int = 0,
+        length: int = UNBOUNDED_LENGTH,
+        include_other: bool = False,
+        cache_dir: str | Path | None = None,
+        progress: ProgressCallback = no_progress,
+        jobs: int = 1,
+    ) -> None:
+        if segment_samples < 1:
+            raise ValueError("segment_samples must be positive")
+        if seed < 0:
+            raise ValueError("seed must be non-negative")
+        if length < 1:
+            raise ValueError("length must be positive")
+        self.segment_samples = int(segment_samples)
+        self.seed = int(seed)
+        self.length = int(length)
+        self.tracks: list[Track] = load_split(root, split, include_other, cache_dir, progress, jobs)
+        if not self.tracks:
+            raise ConfigError(f"{root}: split {split!r} has no usable track")
+        counts = np.array(
+            [max(t.num_samples - self.segment_samples, 0) + 1 for t in self.tracks], np.int64
+        )
+        self._ends = np.cumsum(counts)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def crop(self, index: int) -> tuple[int, int, int]:
+        """``(track index, offset in samples, label)`` of item ``index``."""
+        rng = np.random.default_rng([self.seed, int(index)])
+        position = int(rng.integers(int(self._ends[-1])))
+        track = int(np.searchsorted(self._ends, position, side="right"))
+        offset = position - (int(self._ends[track - 1]) if track else 0)
+        label = int(rng.integers(len(INSTRUMENTS)))
+        return track, offset, label
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        if not 0 <= index < self.length:
+            raise IndexError(f"item {index} out of range 0..{self.length - 1}")
+        track, offset, label = self.crop(index)
+        audio = self.tracks[track].audio()
+        available = min(self.segment_samples, audio.shape[1] - offset)
+        mixture = np.zeros(self.segment_samples, np.float32)
+        target = np.zeros(self.segment_samples, np.float32)
+        mixture[:available] = audio[0, offset : offset + available]
+        target[:available] = audio[1 + label, offset : offset + available]
+        return torch.from_numpy(mixture), torch.from_numpy(target), label
+
+
+class ChunkDataset(Dataset):
+    """Consecutive evaluation chunks: ``(mixture, stems, track_name, chunk_index)``.
+
+    Each track is cut into ``samples // chunk_samples`` chunks starting at sample 0;
+    the last partial chunk is dropped. A chunk is kept only when at most two of its
+    four stems are silent and its mixture is not silent, silence being
+    ``||x||_2 / n < 1.5e-5`` over the chunk (``n = chunk_samples``; see
+    :mod:`core.data.silence`). This is the rule of METHOD.md section 6 and of the
+    authors' evaluation code.
+
+    Items: ``mixture`` float32 tensor ``(chunk_samples,)``, ``stems`` float32 tensor
+    ``(4, chunk_samples)`` in INSTRUMENTS order, ``track_name`` str, ``chunk_index``
+    int (position of the chunk in its track: it starts at
+    ``chunk_index * chunk_samples``). The other arguments are those of
+    :class:`RandomCropDataset`; ``threshold`` is the silence threshold.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str,
+        chunk_samples: int = 262144,
+        include_other: bool = False,
+        cache_dir: str | Path | None = None,
+        threshold: float = SILENCE_THRESHOLD,
+        progress: ProgressCallback = no_progress,
+        jobs: int = 1,
+    ) -> None:
+        if chunk_samples < 1:
+            raise ValueError("chunk_samples must be positive")
+        self.chunk_samples = int(chunk_samples)
+        self.tracks: list[Track] = load_split(root, split, include_other, cache_dir, progress, jobs)
+        self.chunks: list[tuple[int, int]] = []
+        for track_index, track in enumerate(self.tracks):
+            audio = track.audio()
+            for chunk_index in range(track.num_samples // self.chunk_samples):
+                start = chunk_index * self.chunk_samples
+                piece = audio[:, start : start + self.chunk_samples]
+                silent = is_silent(piece, threshold)
+                if not silent[0] and int(silent[1:].sum()) <= 2:
+                    self.chunks.append((track_index, chunk_index))
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, str, int]:
+        track_index, chunk_index = self.chunks[index]
+        track = self.tracks[track_index]
+        start = chunk_index * self.chunk_samples
+        piece = np.array(track.audio()[:, start : start + self.chunk_samples], dtype=np.float32)
+        return (
+            torch.from_numpy(piece[0].copy()),
+            torch.from_numpy(piece[1:].copy()),
+            track.name,
+            chunk_index,
+        )

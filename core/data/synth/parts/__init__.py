@@ -1,0 +1,1 @@
+"""Part writers: one module per instrument, each turning a :class:`SongPlan` into notes."""

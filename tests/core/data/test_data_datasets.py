@@ -1,0 +1,150 @@
+"""RandomCropDataset (training) and ChunkDataset (evaluation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.data.datasets import ChunkDataset, RandomCropDataset
+from core.data.silence import is_silent
+from core.errors import ConfigError
+from tests.core.data.slakh_fixtures import tone, write_preprocessed_track
+
+RATE = 22050
+
+
+def _noise(samples: int, amplitude: float, seed: int) -> np.ndarray:
+    return (amplitude * np.random.default_rng(seed).standard_normal(samples)).astype(np.float32)
+
+
+@pytest.fixture
+def crops_root(tmp_path):
+    """A long track (3 s) and a short one (0.5 s): four distinct stems each."""
+    for name, seconds in (("Long", 3.0), ("Short", 0.5)):
+        n = int(seconds * RATE)
+        write_preprocessed_track(
+            tmp_path / "train",
+            name,
+            {
+                "bass": tone(seconds, RATE, 55)[:, 0],
+                "drums": _noise(n, 0.1, 1),
+                "guitar": tone(seconds, RATE, 330)[:, 0],
+                "piano": tone(seconds, RATE, 523)[:, 0],
+            },
+        )
+    return tmp_path
+
+
+def test_items_are_a_function_of_seed_and_index(crops_root):
+    a = RandomCropDataset(crops_root, "train", 4096, seed=3, length=50)
+    b = RandomCropDataset(crops_root, "train", 4096, seed=3, length=50)
+    c = RandomCropDataset(crops_root, "train", 4096, seed=4, length=50)
+    for index in (0, 7, 49, 23):  # any order: no hidden state
+        mixture, target, label = a[index]
+        again = b[index]
+        assert (
+            torch.equal(mixture, again[0]) and torch.equal(target, again[1]) and label == again[2]
+        )
+    assert [a.crop(i) for i in range(50)] != [c.crop(i) for i in range(50)]
+    assert len(a) == 50
+    with pytest.raises(IndexError):
+        a[50]
+
+
+def test_items_have_the_stated_shapes_and_match_the_cached_audio(crops_root):
+    dataset = RandomCropDataset(crops_root, "train", 4096, seed=0, length=200)
+    labels = set()
+    for index in range(200):
+        mixture, target, label = dataset[index]
+        assert mixture.shape == (4096,) and target.shape == (4096,)
+        assert mixture.dtype == torch.float32 and target.dtype == torch.float32
+        assert isinstance(label, int) and 0 <= label < 4
+        labels.add(label)
+        track, offset, same_label = dataset.crop(index)
+        assert same_label == label
+        audio = dataset.tracks[track].audio()
+        assert 0 <= offset <= audio.shape[1] - 4096
+        assert np.array_equal(target.numpy(), audio[1 + label, offset : offset + 4096])
+        assert np.array_equal(mixture.numpy(), audio[0, offset : offset + 4096])
+    assert labels == {0, 1, 2, 3}
+
+
+def test_tracks_are_drawn_in_proportion_to_their_crop_positions(crops_root):
+    dataset = RandomCropDataset(crops_root, "train", 4096, seed=1, length=3000)
+    long_index = [t.name for t in dataset.tracks].index("Long")
+    chosen = np.array([dataset.crop(i)[0] for i in range(3000)])
+    positions = np.array([max(t.num_samples - 4096, 0) + 1 for t in dataset.tracks])
+    expected = positions[long_index] / positions.sum()
+    assert abs((chosen == long_index).mean() - expected) < 0.03
+
+
+def test_tracks_shorter_than_a_segment_are_zero_padded(tmp_path):
+    write_preprocessed_track(tmp_path / "train", "Short", {"piano": tone(0.5, RATE, 523)[:, 0]})
+    dataset = RandomCropDataset(tmp_path, "train", 2 * RATE, seed=0, length=10)
+    assert {dataset.crop(i)[:2] for i in range(10)} == {(0, 0)}
+    mixture, target, _ = dataset[0]
+    assert mixture.shape == (2 * RATE,)
+    assert torch.all(mixture[int(0.5 * RATE) :] == 0)
+    assert mixture[: int(0.5 * RATE)].abs().max() > 0
+
+
+def test_empty_split_is_a_config_error(tmp_path):
+    (tmp_path / "train").mkdir()
+    with pytest.raises(ConfigError):
+        RandomCropDataset(tmp_path, "train", 1024)
+
+
+def test_chunk_dataset_applies_the_drop_rules(tmp_path):
+    chunk = 4096
+    n = 5 * chunk + 1000  # five full chunks and a partial one
+    loud = {
+        "bass": tone(n / RATE, RATE, 55, 0.3)[:, 0],
+        "drums": _noise(n, 0.2, 2),
+        "guitar": tone(n / RATE, RATE, 330, 0.3)[:, 0],
+        "piano": tone(n / RATE, RATE, 523, 0.3)[:, 0],
+    }
+
+    def silence(name, chunks):
+        for c in chunks:
+            loud[name][c * chunk : (c + 1) * chunk] = 0.0
+
+    silence("bass", [1, 2, 3])
+    silence("drums", [2, 3])
+    silence("guitar", [3, 4])
+    # chunk 0: no silent stem; 1: one; 2: two (kept); 3: three (dropped); 4: one
+    write_preprocessed_track(tmp_path / "test", "T", loud)
+    write_preprocessed_track(
+        tmp_path / "test", "Quiet", {"bass": np.full(3 * chunk, 1e-6, np.float32)}
+    )
+    dataset = ChunkDataset(tmp_path, "test", chunk_samples=chunk)
+    assert [(dataset.tracks[t].name, c) for t, c in dataset.chunks] == [
+        ("T", 0),
+        ("T", 1),
+        ("T", 2),
+        ("T", 4),
+    ]
+    mixture, stems, name, index = dataset[2]
+    assert (name, index) == ("T", 2)
+    assert mixture.shape == (chunk,) and stems.shape == (4, chunk)
+    assert mixture.dtype == torch.float32 and stems.dtype == torch.float32
+    assert is_silent(stems.numpy()).tolist() == [True, True, False, False]
+    assert np.array_equal(stems[2].numpy(), loud["guitar"][2 * chunk : 3 * chunk])
+    assert torch.allclose(mixture, stems.sum(0), atol=1e-6)
+
+
+def test_silence_rule_is_norm_over_length():
+    n = 10_000
+    threshold = 1.5e-5
+    just_below = np.full(n, threshold * n / np.sqrt(n) * 0.99)  # ||x|| / n = 0.99 threshold
+    just_above = np.full(n, threshold * n / np.sqrt(n) * 1.01)
+    assert is_silent(just_below) and not is_silent(just_above)
+    assert is_silent(np.zeros((3, 0))).tolist() == [True, True, True]
+
+
+def test_datasets_read_the_generated_set(tiny_synth):
+    crops = RandomCropDataset(tiny_synth, "train", 8192, seed=0, length=20)
+    mixture, target, label = crops[0]
+    assert mixture.shape == (8192,) and 0 <= label < 4
+    chunks = ChunkDataset(tiny_synth, "test", chunk_samples=16384)
+    assert len(chunks) <= 4  # 3 s hold four 16384-sample chunks
