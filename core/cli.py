@@ -27,6 +27,10 @@ EXTERNAL_COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("core.data.synth.command", "make a synthetic Slakh-like multitrack dataset with FluidSynth"),
     "train": ("core.training.command", "train the extractor, the diffusion teacher or the consistency student"),
     "export": ("core.training.export", "package trained runs as a model bundle"),
+    "eval": ("core.evaluation.command", "measure SI-SDRi per instrument with the paper's protocol"),
+    "sweep": ("core.evaluation.sweep_command", "plot SI-SDRi against sigma_max for 1 to 5 steps"),
+    "tune": ("core.evaluation.tune_command", "tune each preset's sigma_max on the validation split"),
+    "bench": ("core.benchmark.command", "measure speed and memory, and compare with HTDemucs"),
     "gui": ("desktop.command", "open the desktop app"),
 }
 

@@ -1,0 +1,130 @@
+"""``stemforge eval``: the paper's protocol on a dataset split, as Markdown and JSON."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from core.errors import ConfigError
+from core.evaluation.console import ProgressBar, print_error
+from core.evaluation.dataset import ChunkSource
+from core.evaluation.models import resolve_model
+from core.evaluation.protocol import ProtocolSettings, evaluate, parse_modes
+from core.evaluation.report import json_report, markdown_report, run_context, write_reports
+from core.model import StemModel
+
+EXIT_OK, EXIT_USAGE = 0, 2
+DEFAULT_MODES = "draft,fast,balanced,best"
+FALLBACK_TEACHER_SIGMA_MAX = 0.01
+"""Teacher start noise when the bundle has no teacher preset (paper: 0.001-0.01)."""
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return value
+
+
+def add_model_data_arguments(parser: argparse.ArgumentParser, default_split: str,
+                             bundle_only: bool = False) -> None:
+    """Options shared by eval, sweep and tune (``bundle_only``: --model names a bundle, required)."""
+    if bundle_only:
+        parser.add_argument("--model", required=True, metavar="BUNDLE_DIR",
+                            help="model bundle folder or installed id whose presets are rewritten")
+    else:
+        parser.add_argument("--model", default=None,
+                            help="model bundle folder or id (default: the bundled default model); "
+                                 "random:CONFIG[:SEGMENT] builds a random-weight model of core.nn's "
+                                 "CONFIG (tiny, lite, paper) for smoke tests")
+    parser.add_argument("--data", type=Path, required=True,
+                        help="dataset folder: Slakh2100, its MSDM layout, or 'stemforge synth' output")
+    parser.add_argument("--split", default=default_split,
+                        help=f"dataset split to score (default: {default_split})")
+    parser.add_argument("--max-chunks", type=positive_int, default=None, metavar="K",
+                        help="score only the first K chunks (default: all; small values for smoke tests)")
+    parser.add_argument("--chunk-samples", type=positive_int, default=262144, metavar="N",
+                        help="chunk length at 22 050 Hz (default: the paper's 262144)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the refiners' noise (default: 0)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                        help="where the networks run (default: auto)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_data_arguments(parser, default_split="test")
+    parser.add_argument("--modes", default=DEFAULT_MODES,
+                        help="comma-separated rows to score: preset names of the model and "
+                             f"teacher:N (diffusion teacher, N Euler steps) (default: {DEFAULT_MODES})")
+    parser.add_argument("--teacher-sigma-max", type=positive_float, default=None,
+                        help="start noise of teacher:N modes (default: the bundle's teacher preset, "
+                             f"else {FALLBACK_TEACHER_SIGMA_MAX})")
+    parser.add_argument("--out", type=Path, default=Path("eval-report"), metavar="REPORT_DIR",
+                        help="folder for report.md and report.json (default: ./eval-report)")
+
+
+def protocol_settings(args: argparse.Namespace) -> ProtocolSettings:
+    """The paper's protocol with the chunk length asked for (it must hold a 4 s window)."""
+    settings = ProtocolSettings(chunk_samples=args.chunk_samples)
+    if settings.chunk_samples < settings.window_samples:
+        raise ConfigError(
+            f"--chunk-samples {settings.chunk_samples} is shorter than one {settings.window_seconds:g} s "
+            f"window ({settings.window_samples} samples)"
+        )
+    return settings
+
+
+def teacher_sigma_max(model: StemModel, requested: float | None) -> float:
+    """``requested``, else the sigma_max of the model's first teacher preset, else the fallback."""
+    if requested is not None:
+        return requested
+    for preset in model.presets.values():
+        if preset.sampler == "teacher" and preset.sigma_max > 0:
+            return preset.sigma_max
+    return FALLBACK_TEACHER_SIGMA_MAX
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command with gradients off (restored afterwards: callers may train)."""
+    with torch.no_grad():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    bar = ProgressBar(enabled=None if not args.quiet else False)
+    try:
+        settings = protocol_settings(args)
+        model = resolve_model(args.model, args.device)
+        modes = parse_modes(args.modes, model, teacher_sigma_max(model, args.teacher_sigma_max))
+        source = ChunkSource(args.data, args.split, args.chunk_samples, args.max_chunks, progress=bar)
+    except ConfigError as error:
+        bar.clear()
+        print_error(str(error))
+        return EXIT_USAGE
+    try:
+        result = evaluate(model, source, modes, settings, seed=args.seed, total_chunks=len(source),
+                          progress=bar)
+    finally:
+        bar.clear()
+    context = run_context(model, args.data, args.split, args.seed)
+    markdown = markdown_report(result, context)
+    md_path, json_path = write_reports(args.out, markdown, json_report(result, context))
+    print(markdown)
+    print(f"wrote {md_path} and {json_path}")
+    return EXIT_OK

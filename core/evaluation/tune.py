@@ -1,0 +1,111 @@
+"""Tune each preset's sigma_max on the validation split and write it into the bundle.
+
+For every consistency preset of a bundle (fast: 1 step, balanced: 2, best: 4), the
+sigma_max of the grid maximising SI-SDRi (All, active stems) on the **validation**
+split is written into the manifest's presets table, with ``"tuned": true`` and the
+validation figure ``"si_sdri_validation"``; the whole curve goes to
+``metrics.sigma_max_tuning``. The test split is refused: tuning on it would make the
+test figures optimistic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from core.errors import ConfigError
+from core.evaluation.protocol import PAPER_SETTINGS, Chunk, ProtocolSettings
+from core.evaluation.sweep import DEFAULT_GRID, SweepResult, run_sweep
+from core.model import StemModel
+from core.progress import ProgressCallback, no_progress
+
+
+def check_tuning_split(split: str) -> None:
+    """Refuse any test split: sigma_max is chosen on held-out validation data only."""
+    if split.strip().lower().startswith("test"):
+        raise ConfigError(f"refusing to tune on the {split!r} split: tune on validation, report on test")
+
+
+def tuned_step_counts(manifest: dict) -> dict[str, int]:
+    """Preset name -> steps, for the presets whose sigma_max tuning applies (consistency, steps >= 1)."""
+    chosen = {}
+    for name, row in manifest["presets"].items():
+        if int(row.get("steps", 0)) >= 1 and row.get("sampler", "consistency") == "consistency":
+            chosen[name] = int(row["steps"])
+    if not chosen:
+        raise ConfigError("the bundle has no consistency preset to tune (only draft?)")
+    return chosen
+
+
+def tune_presets(
+    model: StemModel,
+    manifest: dict,
+    chunks: Iterable[Chunk],
+    grid: Sequence[float] = DEFAULT_GRID,
+    settings: ProtocolSettings = PAPER_SETTINGS,
+    seed: int = 0,
+    total_chunks: int | None = None,
+    progress: ProgressCallback = no_progress,
+) -> tuple[dict[str, dict], SweepResult]:
+    """Sweep the presets' step counts and pick the best sigma_max of each.
+
+    Returns:
+        ``(choices, sweep)``: preset name -> ``{"steps", "sigma_max", "si_sdri_validation"}``,
+        and the sweep it was read from.
+    """
+    presets = tuned_step_counts(manifest)
+    sweep = run_sweep(model, chunks, grid, sorted(set(presets.values())), ("consistency",), settings,
+                      seed=seed, total_chunks=total_chunks, progress=progress)
+    choices = {}
+    for name, steps in presets.items():
+        sigma_max, score = sweep.best("consistency", steps)
+        choices[name] = {"steps": steps, "sigma_max": sigma_max, "si_sdri_validation": round(score, 4)}
+    return choices, sweep
+
+
+def apply_choices(manifest: dict, choices: dict[str, dict], sweep: SweepResult, split: str,
+                  data: str) -> dict:
+    """A copy of ``manifest`` with the tuned sigma_max values, flags and the tuning curve."""
+    updated = json.loads(json.dumps(manifest))
+    for name, choice in choices.items():
+        row = updated["presets"][name]
+        row["sigma_max"] = choice["sigma_max"]
+        row["tuned"] = True
+        row["si_sdri_validation"] = choice["si_sdri_validation"]
+    metrics = updated.setdefault("metrics", {})
+    metrics["sigma_max_tuning"] = {
+        "split": split,
+        "data": data,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "extractor_si_sdri_validation": None if math.isnan(sweep.extractor) else round(sweep.extractor, 4),
+        **sweep.to_dict(),
+    }
+    return updated
+
+
+def write_manifest(folder: Path, manifest: dict) -> Path:
+    """Replace a bundle's manifest atomically after checking it and the weights.
+
+    The weights' checksums (``manifest["files"]``) are verified against the files before
+    writing (the tuning never touches the weights), and the new manifest is read back
+    with :func:`core.bundle.read_manifest`; on failure the old manifest is restored.
+    """
+    from core.bundle import MANIFEST, read_manifest, verify_files
+
+    folder = Path(folder)
+    verify_files(folder, manifest)
+    target = folder / MANIFEST
+    backup = target.read_bytes()
+    partial = folder / (MANIFEST + ".partial")
+    partial.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    os.replace(partial, target)
+    try:
+        read_manifest(folder)
+    except Exception:
+        target.write_bytes(backup)
+        raise
+    return target

@@ -1,0 +1,81 @@
+"""Tuning sigma_max on validation and writing it into a bundle's presets."""
+
+import argparse
+import json
+
+import pytest
+import torch
+
+from core.bundle import load_bundle, read_manifest, save_bundle, sha256_file
+from core.errors import ConfigError
+from core.evaluation import tune_command
+from core.evaluation.models import PAPER_PRESETS, random_model
+from core.evaluation.tune import apply_choices, check_tuning_split, tune_presets, write_manifest
+from tests.core.evaluation.chunks import SMALL, small_chunk
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    model = random_model("tiny", segment_samples=4096)
+    return save_bundle(tmp_path / "tiny-bundle", bundle_id="tiny-test", config=model.config,
+                       extractor=model.extractor, student=model.student, presets=PAPER_PRESETS,
+                       segment_samples=4096, dtype=torch.float32)
+
+
+@pytest.mark.parametrize("split", ["test", "Test", " test", "test-hard"])
+def test_test_splits_are_refused(split):
+    with pytest.raises(ConfigError, match="validation"):
+        check_tuning_split(split)
+    check_tuning_split("validation")
+
+
+def test_tune_writes_presets_and_keeps_the_weights(bundle):
+    manifest = read_manifest(bundle)
+    weights_before = sha256_file(bundle / "weights.safetensors")
+    model = load_bundle(bundle, "cpu")
+    grid = [0.001, 0.3]
+    choices, sweep = tune_presets(model, manifest, [small_chunk(0)], grid, SMALL)
+    assert set(choices) == {"fast", "balanced", "best"}
+    assert sweep.steps == [1, 2, 4] and list(sweep.curves) == ["consistency"]
+    for name, choice in choices.items():
+        assert choice["steps"] == PAPER_PRESETS[name].steps
+        assert choice["sigma_max"] in grid
+        best = max(sweep.curves["consistency"][choice["steps"]])
+        assert choice["si_sdri_validation"] == pytest.approx(best, abs=1e-4)
+
+    write_manifest(bundle, apply_choices(manifest, choices, sweep, "validation", "data/synth"))
+    updated = read_manifest(bundle)
+    assert updated["presets"]["draft"] == manifest["presets"]["draft"]
+    for name, choice in choices.items():
+        row = updated["presets"][name]
+        assert row["tuned"] is True
+        assert row["sigma_max"] == choice["sigma_max"]
+        assert row["si_sdri_validation"] == choice["si_sdri_validation"]
+    assert updated["metrics"]["sigma_max_tuning"]["split"] == "validation"
+    assert updated["metrics"]["sigma_max_tuning"]["grid"] == grid
+    assert sha256_file(bundle / "weights.safetensors") == weights_before == updated["files"]["weights.safetensors"]
+    reloaded = load_bundle(bundle, "cpu")
+    assert reloaded.presets["best"].sigma_max == choices["best"]["sigma_max"]
+
+
+def test_write_manifest_refuses_a_bundle_whose_weights_changed(bundle):
+    from core.errors import ModelLoadError
+
+    manifest = read_manifest(bundle)
+    with open(bundle / "weights.safetensors", "ab") as handle:
+        handle.write(b"tampered")
+    before = (bundle / "manifest.json").read_text()
+    with pytest.raises(ModelLoadError, match="checksum"):
+        write_manifest(bundle, manifest)
+    assert (bundle / "manifest.json").read_text() == before
+
+
+def test_tune_command_refuses_the_test_split(bundle, tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    tune_command.add_arguments(parser)
+    args = parser.parse_args(["--model", str(bundle), "--data", str(tmp_path), "--split", "test"])
+    before = (bundle / "manifest.json").read_text()
+    assert tune_command.run(args) == 2
+    assert "refusing to tune on the 'test' split" in capsys.readouterr().err
+    assert (bundle / "manifest.json").read_text() == before
+    assert json.loads(before)["presets"]["fast"].get("tuned") is None
