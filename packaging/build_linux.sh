@@ -14,6 +14,12 @@ mkdir -p "$work" dist
 python3 -m PyInstaller --noconfirm --clean --log-level WARN \
     --distpath "$work/dist" --workpath "$work/build" packaging/stemforge.spec
 bundle="$work/dist/stemforge"
+# Drop debug symbols from the three largest libraries (-110 MB). Only these: stripping
+# every binary breaks wheels repaired by auditwheel (numpy's OpenBLAS stops loading).
+for library in "$bundle/_internal/torch/lib/libtorch_cpu.so" "$bundle/_internal/torch/lib/libtorch_python.so" \
+               "$bundle/_internal"/libpython3*.so*; do
+    if [ -f "$library" ]; then strip --strip-unneeded "$library"; fi
+done
 ln -sf stemforge "$bundle/stemforge-gui"
 
 # Tarball: one top-level folder.
