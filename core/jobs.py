@@ -8,7 +8,6 @@ renamed into place when every stem of the file is complete.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -23,6 +22,7 @@ import numpy as np
 import core
 from core.audio.reader import AudioInfo, is_audio_file, probe
 from core.audio.writer import StemWriter, check_subtype, default_subtype, write_text_atomic
+from core.bundle import sha256_file
 from core.errors import Cancelled, ConfigError, OutputExistsError, StemforgeError
 from core.instruments import INSTRUMENTS, RESIDUAL_STEM
 from core.model import StemModel
@@ -114,15 +114,6 @@ def plan_outputs(path: Path, options: SeparationOptions, model_id: str) -> tuple
     return outputs, recipe
 
 
-def file_sha256(path: Path) -> str:
-    """Checksum of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class StemSink:
     """Quantises and writes stems and the residual; measures how deeply they null.
 
@@ -191,7 +182,7 @@ def separate_file(
         outputs, recipe_path = plan_outputs(path, options, model.model_id)
         _check_destinations(path, list(outputs.values()) + [recipe_path], options, reserved)
         preset = model.presets[options.preset]
-        input_sha = file_sha256(path)
+        input_sha = sha256_file(path)
         new_folders = _missing_folders(list(outputs.values()) + [recipe_path])
         for stem, destination in outputs.items():
             writers[stem] = StemWriter(destination, info.samplerate, info.channels, options.format, subtype)
