@@ -223,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.handler(args)
+    except ConfigError as error:  # options that cannot work together, or an absent device
+        _error(str(error))
+        return EXIT_USAGE
     except StemforgeError as error:
         _error(str(error))
         return EXIT_FAILED

@@ -91,3 +91,14 @@ def test_models_lists_installed_bundles(monkeypatch, tmp_path, capsys):
     assert listed[0]["presets"]["best"]["steps"] == 4 and listed[0]["parameters"] > 0
     assert main(["models"]) == 0
     assert "preset best" in capsys.readouterr().out
+
+
+def test_absent_device_is_a_usage_error(monkeypatch, make_audio, tmp_path, capsys):
+    import core.devices
+
+    monkeypatch.setattr(core.devices, "available_devices",
+                        lambda: {"auto": True, "cpu": True, "cuda": False, "mps": False})
+    monkeypatch.setattr(core.cli, "load_model",
+                        lambda spec, device: core.devices.resolve_device(device) and FilterBankModel())
+    assert main(["separate", str(make_audio(seconds=0.1)), "--out", str(tmp_path), "--device", "cuda"]) == 2
+    assert "not available" in capsys.readouterr().err
