@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from core.argtypes import non_negative_float, positive_float
 from core.benchmark.bench import BenchSettings, markdown_bench, run_bench, write_bench
 from core.errors import ModelLoadError
 from core.evaluation.console import ProgressBar
@@ -20,33 +21,16 @@ FALLBACK_MODEL = "random:lite"
 random weights runs at exactly the trained model's speed."""
 
 
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _non_negative(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None,
                         help="model bundle folder or id (default: the installed default model, else "
                              f"{FALLBACK_MODEL}: the shipped architecture with random weights, same speed); "
                              "random:CONFIG[:SEGMENT] for any core.nn configuration")
-    parser.add_argument("--seconds", type=_positive, default=30.0,
+    parser.add_argument("--seconds", type=positive_float, default=30.0,
                         help="length of the synthetic stereo 44.1 kHz clip for the speed figures (default: 30)")
-    parser.add_argument("--short-minutes", type=_non_negative, default=1.0,
+    parser.add_argument("--short-minutes", type=non_negative_float, default=1.0,
                         help="short input of the memory measurement, minutes (default: 1)")
-    parser.add_argument("--long-minutes", type=_non_negative, default=10.0,
+    parser.add_argument("--long-minutes", type=non_negative_float, default=10.0,
                         help="long input of the memory measurement, minutes; 0 skips memory (default: 10)")
     parser.add_argument("--memory-preset", default="fast", choices=list(PRESET_ORDER),
                         help="preset of the memory runs (default: fast)")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from core.argtypes import positive_float, positive_int
 from core.errors import ConfigError
 from core.evaluation.console import ProgressBar, print_error
 from core.evaluation.dataset import ChunkSource
@@ -19,26 +20,6 @@ EXIT_OK, EXIT_USAGE = 0, 2
 DEFAULT_MODES = "draft,fast,balanced,best"
 FALLBACK_TEACHER_SIGMA_MAX = 0.01
 """Teacher start noise when the bundle has no teacher preset (paper: 0.001-0.01)."""
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
-    return value
 
 
 def add_model_data_arguments(parser: argparse.ArgumentParser, default_split: str,
