@@ -77,6 +77,12 @@ def _add_stage_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
                         help=f"crop length, rounded to the U-Net's hop (default: {d('segment_seconds')})")
     parser.add_argument("--lr", type=float, default=None,
                         help=f"learning rate of {d('optimizer')} (default: {d('lr')})")
+    if stage == "extractor":
+        parser.add_argument("--loss", default=None, choices=["mse", "snr"],
+                            help=f"mse (the paper's) or snr, the thresholded SNR that weighs quiet "
+                                 f"stems like loud ones (default: {d('loss')})")
+        parser.add_argument("--init-from", type=Path, default=None, metavar="RUN",
+                            help="start from the EMA weights of this extractor run (fine-tuning)")
     if stage == "distill":
         parser.add_argument("--k-max", type=int, default=None,
                             help=f"most teacher Heun steps per distillation step (default: {d('k_max')})")
@@ -146,6 +152,9 @@ def build_config(args: argparse.Namespace) -> tuple[TrainingConfig, bool]:
         "validate_every": args.validate_every,
         "log_every": args.log_every,
     }
+    if stage == "extractor":
+        overrides["loss"] = args.loss
+        overrides["init_from"] = _absolute(args.init_from)
     if stage != "extractor":
         overrides["extractor"] = _absolute(args.extractor)
         overrides["net"] = _extractor_architecture(args)

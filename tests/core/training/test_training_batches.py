@@ -55,3 +55,17 @@ def test_validation_crops_skip_silent_targets_and_are_fixed():
     for a, b in zip(crops, again, strict=True):
         assert torch.equal(a.target, b.target)
     assert all(batch.target.abs().amax() > 0 for batch in crops)
+
+
+def test_validation_crops_skip_targets_that_play_alone():
+    """A crop whose mixture is its target alone is no separation problem (METHOD.md
+    section 6 drops such windows); it would score the mixture at about +90 dB."""
+    class SomeSolo(ToyStems):
+        def __getitem__(self, index):
+            mixture, target, label = super().__getitem__(index)
+            return (target.clone() if index % 3 == 0 else mixture), target, label
+
+    crops = validation_batches(SomeSolo(64), count=4, batch=4, device=CPU)
+    assert [len(batch) for batch in crops] == [4]
+    for batch in crops:
+        assert ((batch.mixture - batch.target).abs().amax(-1) > 0).all()
