@@ -26,8 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from core.nn.unet import UNet
 from core.errors import ConfigError
+from core.nn.unet import UNet
 from core.training.batches import Batch, StepGenerators
 from core.training.config import ExtractorConfig, ResolvedConfig
 from core.training.loop import RunResult, run_stage

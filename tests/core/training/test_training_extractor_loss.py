@@ -7,8 +7,8 @@ import math
 
 import pytest
 import torch
-from tiny_runs import run
 from test_training_stages import losses_on_fixed_batch
+from tiny_runs import run
 
 from core.errors import ConfigError
 from core.training.config import ExtractorConfig, resolve
