@@ -30,6 +30,7 @@ EXTERNAL_COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("core.evaluation.command", "measure SI-SDRi per instrument with the paper's protocol"),
     "sweep": ("core.evaluation.sweep_command", "plot SI-SDRi against sigma_max for 1 to 5 steps"),
     "tune": ("core.evaluation.tune_command", "tune each preset's sigma_max on the validation split"),
+    "card": ("core.evaluation.card", "write a bundle's model card from eval, sweep and bench results"),
     "bench": ("core.benchmark.command", "measure speed and memory, and compare with HTDemucs"),
     "gui": ("desktop.command", "open the desktop app"),
 }

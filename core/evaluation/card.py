@@ -1,0 +1,289 @@
+"""``stemforge card``: write a bundle's model card from measured results, never by hand.
+
+::
+
+    stemforge card --model BUNDLE_DIR --eval REPORT_DIR [--eval REPORT_DIR ...]
+                   [--sweep SWEEP_DIR] [--bench BENCH.json] [--runs RUN ...]
+
+Reads what the other commands wrote and puts it next to the weights:
+
+- ``MODEL_CARD.md``: training data and time per stage (from the manifest the export
+  wrote), the quality tables (from ``stemforge eval``'s ``report.json``; several reports
+  are merged row by row, e.g. the presets of the shipped bundle and the teacher of a
+  bundle that includes it), the goals checked against those figures, the sigma_max sweep
+  (from ``stemforge sweep``), the speed table (from ``stemforge bench --out``), the
+  limitations, and the command sequence that regenerates the bundle;
+- ``training-curves.png``: loss and validation SI-SDRi against step for each run given
+  with ``--runs`` (their ``log.jsonl``);
+- ``sweep.png``: a copy of the sweep plot.
+
+Goals (issue #6): ``best`` >= 10 dB SI-SDRi on active stems; consistency with 2 to 4
+steps >= the teacher > the extractor (draft). Each is printed as pass/miss with figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+from pathlib import Path
+
+from core.errors import ConfigError
+
+EXIT_OK, EXIT_USAGE = 0, 2
+CARD_FILE = "MODEL_CARD.md"
+CURVES_FILE = "training-curves.png"
+SWEEP_FILE = "sweep.png"
+BEST_GOAL_DB = 10.0
+STEM_COLUMNS = ("bass", "drums", "guitar", "piano", "All")
+
+LIMITATIONS = """\
+- **22.05 kHz model band.** The networks see audio resampled to 22 050 Hz, so the stems
+  carry nothing above 11 kHz; the residual stem (mix minus stems) keeps the top octave,
+  and the stems plus the residual rebuild the input exactly.
+- **Each channel is separated as mono.** Stereo files are split channel by channel; the
+  stereo image of each stem comes from the mix, not from a stereo model.
+- **Synthetic training data.** The model learned from General MIDI songs rendered with
+  FluidSynth: sampled instruments, no vocals, no effects, no mastering. Real recordings
+  sound different (amp tones, room, compression, vocals) and will separate less cleanly
+  than the synthetic test figures below suggest.
+- **Small CPU budget.** Each network has 6.2 M parameters and trained for minutes to
+  about two hours on 2 CPU cores; the paper's model has 405 M parameters and trained for
+  days on GPUs. Expect audible bleed between stems."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``stemforge card``."""
+    parser.add_argument("--model", required=True, type=Path, metavar="BUNDLE_DIR", help="the bundle folder")
+    parser.add_argument("--eval", dest="evals", action="append", type=Path, required=True, metavar="REPORT_DIR",
+                        help="a 'stemforge eval --out' folder (repeat to merge rows; the first report wins)")
+    parser.add_argument("--sweep", type=Path, default=None, metavar="SWEEP_DIR", help="a 'stemforge sweep --out' folder")
+    parser.add_argument("--bench", type=Path, default=None, metavar="BENCH.json",
+                        help="the JSON that 'stemforge bench --out FILE.md' wrote next to FILE.md")
+    parser.add_argument("--runs", nargs="*", type=Path, default=[], metavar="RUN",
+                        help="training run folders whose log.jsonl gives the training curves")
+    parser.add_argument("--recipe", type=Path, default=None, metavar="FILE",
+                        help="a text file with the commands that regenerate the bundle (shown verbatim)")
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{path}: cannot read the {what} ({error})") from None
+
+
+def merge_reports(reports: list[dict]) -> list[dict]:
+    """The rows of several ``report.json``, in order, a name appearing once (first wins)."""
+    rows, seen = [], set()
+    for report in reports:
+        for row in report["rows"]:
+            if row["name"] not in seen:
+                seen.add(row["name"])
+                rows.append(row)
+    return rows
+
+
+def _cell(value) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2f}"
+
+
+def quality_table(rows: list[dict], convention: str, labels: dict[str, str]) -> str:
+    """Markdown table of one convention (``active`` or ``paper``) over the merged rows."""
+    lines = ["| SI-SDRi (dB) | " + " | ".join(STEM_COLUMNS) + " |", "|---|" + "---:|" * len(STEM_COLUMNS)]
+    for row in rows:
+        values = row[convention]
+        lines.append(f"| {labels.get(row['name'], row['name'])} | "
+                     + " | ".join(_cell(values.get(c)) for c in STEM_COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def row_labels(rows: list[dict], presets: dict) -> dict[str, str]:
+    """Readable row names: ``best (consistency, 4 steps, sigma_max 0.1)``."""
+    labels = {}
+    for row in rows:
+        name = row["name"]
+        if name.startswith("teacher:"):
+            labels[name] = f"teacher ({name.split(':')[1]} Euler steps)"
+        elif name in presets:
+            preset = presets[name]
+            steps = int(preset["steps"])
+            labels[name] = (f"{name} (extractor alone)" if steps == 0 else
+                            f"{name} (consistency, {steps} step{'s' * (steps > 1)}, sigma_max {preset['sigma_max']:.3g})")
+    return labels
+
+
+def check_goals(rows: list[dict], presets: dict) -> list[tuple[str, str, bool]]:
+    """``(goal, measured, passed)`` for the issue's goals, from the active-stems "All" column."""
+    score = {row["name"]: row["active"].get("All") for row in rows}
+    goals = []
+    if score.get("best") is not None:
+        goals.append((f"best >= {BEST_GOAL_DB:g} dB (active stems)", f"{score['best']:.2f} dB",
+                      score["best"] >= BEST_GOAL_DB))
+    teachers = {name: value for name, value in score.items() if name.startswith("teacher:") and value is not None}
+    draft = score.get("draft")
+    if teachers and draft is not None:
+        name, teacher = max(teachers.items(), key=lambda item: item[1])
+        goals.append(("teacher > extractor (draft)", f"{name} {teacher:.2f} vs draft {draft:.2f} dB", teacher > draft))
+        for preset_name, preset in presets.items():
+            steps = int(preset.get("steps", 0))
+            if 2 <= steps <= 4 and preset.get("sampler", "consistency") == "consistency" and score.get(preset_name) is not None:
+                value = score[preset_name]
+                goals.append((f"{preset_name} ({steps} consistency steps) >= teacher",
+                              f"{value:.2f} vs {teacher:.2f} dB", value >= teacher))
+    return goals
+
+
+def plot_curves(runs: list[Path], path: Path) -> Path | None:
+    """One panel per run: training loss (log scale, left) and validation SI-SDRi (right)."""
+    from core.evaluation.sweep import import_matplotlib
+
+    logs = []
+    for run in runs:
+        records = [json.loads(line) for line in (run / "log.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+        stage = json.loads((run / "config.json").read_text(encoding="utf-8")).get("stage", run.name)
+        logs.append((stage, records))
+    if not logs:
+        return None
+    Figure, FigureCanvasAgg = import_matplotlib()
+    figure = Figure(figsize=(5.0 * len(logs), 3.8), dpi=110)
+    FigureCanvasAgg(figure)
+    for index, (stage, records) in enumerate(logs):
+        axis = figure.add_subplot(1, len(logs), index + 1)
+        train = [r for r in records if r.get("event") == "train" and "loss" in r]
+        valid = [r for r in records if r.get("event") == "validation" and "val_si_sdri" in r]
+        if train:
+            axis.plot([r["step"] for r in train], [r["loss"] for r in train], color="tab:blue", lw=0.8)
+            if all(r["loss"] > 0 for r in train):
+                axis.set_yscale("log")
+        axis.set_xlabel("step")
+        axis.set_ylabel("training loss", color="tab:blue")
+        axis.set_title(stage)
+        if valid:
+            right = axis.twinx()
+            right.plot([r["step"] for r in valid], [r["val_si_sdri"] for r in valid], "o-", color="tab:red", ms=3)
+            right.set_ylabel("validation SI-SDRi (dB)", color="tab:red")
+    figure.tight_layout()
+    figure.savefig(path)
+    return path
+
+
+def _training_section(manifest: dict) -> list[str]:
+    training = manifest.get("training_data") or {}
+    stages = training.get("stages", {}) if isinstance(training, dict) else {}
+    lines = [f"- dataset: `{training.get('data', '?')}`" if isinstance(training, dict) else f"- {training}"]
+    if stages:
+        lines += ["", "| network | steps | minutes | batch x crop | optimiser, lr | final loss | last validation SI-SDRi (dB) |",
+                  "|---|---:|---:|---|---|---:|---:|"]
+        for name, stage in stages.items():
+            loss = stage.get("final_losses", {}).get("loss")
+            val = stage.get("validation", {}).get("val_si_sdri")
+            crop = stage.get("segment_samples", 0) / manifest.get("sample_rate", 22050)
+            lines.append(f"| {name} | {stage.get('steps')} | {stage.get('minutes')} | {stage.get('batch')} x {crop:.2f} s | "
+                         f"{stage.get('optimizer')}, {stage.get('lr')} | {_cell(loss) if loss is not None else 'n/a'} | "
+                         f"{_cell(val) if val is not None else 'n/a'} |")
+    return lines
+
+
+def _speed_section(bench: dict) -> list[str]:
+    lines = [f"Measured {bench['date']} on {bench['machine']}; {bench['clip']['seconds']:g} s stereo "
+             f"{bench['clip']['samplerate']} Hz clip, four stems + residual, file I/O included.", "",
+             "| preset | steps | time (s) | real-time factor | / HTDemucs |", "|---|---:|---:|---:|---:|"]
+    for row in bench["presets"]:
+        ratio = row.get("vs_peer")
+        lines.append(f"| {row['name']} | {row['steps']} | {row['seconds']:.2f} | {row['rtf']:.3f} | "
+                     f"{'-' if ratio is None else f'{ratio:.3f}x'} |")
+    peer = bench.get("peer")
+    if peer:
+        lines.append(f"| {peer['name']} | - | {peer['seconds']:.2f} | {peer['rtf']:.3f} | 1.000x |")
+    memory = bench.get("memory") or {}
+    if memory.get("short") and memory.get("long"):
+        short, long = memory["short"]["peak_mb"], memory["long"]["peak_mb"]
+        lines += ["", f"Peak memory: {short:.0f} MB for a {bench['settings']['short_minutes']:g}-minute file, "
+                      f"{long:.0f} MB for a {bench['settings']['long_minutes']:g}-minute file ({long / short:.2f}x)."]
+    return lines
+
+
+def _sweep_section(sweep: dict) -> list[str]:
+    lines = [f"![SI-SDRi against sigma_max]({SWEEP_FILE})", "",
+             f"Scored on {sweep['chunks']} chunks ({sweep['windows_kept']} windows) of the validation split; "
+             f"SI-SDRi All, active stems. Extractor alone: {_cell(sweep.get('extractor'))} dB.", "",
+             "| sampler | steps | best sigma_max | SI-SDRi at it (dB) |", "|---|---:|---:|---:|"]
+    for sampler, curves in sweep["curves"].items():
+        for steps, values in curves.items():
+            points = [(g, v) for g, v in zip(sweep["grid"], values, strict=True) if v is not None]
+            if points:
+                sigma, value = max(points, key=lambda p: p[1])
+                lines.append(f"| {sampler} | {steps} | {sigma:.3g} | {value:.2f} |")
+    return lines
+
+
+def write_card(bundle: Path, evals: list[Path], sweep_dir: Path | None = None, bench_file: Path | None = None,
+               runs: list[Path] | tuple = (), recipe: Path | None = None) -> Path:
+    """Write ``MODEL_CARD.md`` (and the figures) into ``bundle``; returns the card's path."""
+    from core.bundle import describe_bundle
+
+    info = describe_bundle(bundle)
+    reports = [_read_json(Path(folder) / "report.json", "evaluation report") for folder in evals]
+    rows = merge_reports(reports)
+    presets = info["presets"]
+    labels = row_labels(rows, presets)
+    first = reports[0]
+    manifest = json.loads((Path(bundle) / "manifest.json").read_text(encoding="utf-8"))
+
+    lines = [f"# Model card: {info['id']}", "",
+             f"- weights: `{Path(bundle).name}/weights.safetensors`, {info['size_bytes'] / 1e6:.1f} MB, "
+             f"sha256 `{info['sha256'][:16]}...`",
+             f"- networks: {', '.join(info['networks'])}; {info['parameters'] / 1e6:.1f} M parameters in all; "
+             f"architecture `{manifest['architecture'].get('name')}` (1D U-Net), {info['sample_rate']} Hz mono, "
+             f"segment {info['segment_samples']} samples",
+             "- method: Karchkhadze, Izadi, Zhang 2024, \"Improving Source Extraction with Diffusion and "
+             "Consistency Models\": a deterministic extractor, a diffusion teacher conditioned on it, and a "
+             "consistency student distilled from the teacher", "",
+             "## Presets", "", "| preset | network | steps | sigma_max | tuned on validation |", "|---|---|---:|---:|---|"]
+    for name, preset in presets.items():
+        network = "extractor" if int(preset["steps"]) == 0 else (
+            "teacher" if preset.get("sampler") == "teacher" else "extractor + student")
+        lines.append(f"| {name} | {network} | {preset['steps']} | {preset['sigma_max']:.4g} | "
+                     f"{'yes' if preset.get('tuned') else 'no'} |")
+    lines += ["", "## Training", ""] + _training_section(manifest)
+    if runs:
+        curves = plot_curves([Path(r) for r in runs], Path(bundle) / CURVES_FILE)
+        if curves is not None:
+            lines += ["", f"![Training curves]({CURVES_FILE})"]
+    lines += ["", "## Quality", "",
+              f"`stemforge eval` on the `{first['split']}` split of `{first['data']}`: {first['chunks']} chunks of "
+              f"{first['protocol']['chunk_samples']} samples, {first['windows_kept']} kept 4 s windows, seed "
+              f"{first['seed']}; measured {first['date']} on {first['machine']}. `mixture` is the input itself "
+              f"(0 dB by definition); `oracle IRM` masks the mixture with the true stems (an upper reference).", "",
+              "### Active stems (windows where the stem plays)", "", quality_table(rows, "active", labels), "",
+              "### Paper convention (silent references included)", "", quality_table(rows, "paper", labels), "",
+              "### Goals", "", "| goal | measured | status |", "|---|---|---|"]
+    for goal, measured, passed in check_goals(rows, presets):
+        lines.append(f"| {goal} | {measured} | {'pass' if passed else '**missed**'} |")
+    if sweep_dir is not None:
+        sweep = _read_json(Path(sweep_dir) / "sweep.json", "sweep results")
+        shutil.copyfile(Path(sweep_dir) / "sweep.png", Path(bundle) / SWEEP_FILE)
+        lines += ["", "## sigma_max sweep (the paper's Figure 2)", ""] + _sweep_section(sweep)
+    if bench_file is not None:
+        lines += ["", "## Speed and memory", ""] + _speed_section(_read_json(Path(bench_file), "benchmark"))
+    lines += ["", "## Limitations", "", LIMITATIONS]
+    if recipe is not None:
+        lines += ["", "## Regenerate this bundle from nothing", "", "```sh",
+                  Path(recipe).read_text(encoding="utf-8").rstrip(), "```"]
+    path = Path(bundle) / CARD_FILE
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.evaluation.console import print_error
+
+    try:
+        path = write_card(args.model, args.evals, args.sweep, args.bench, args.runs, args.recipe)
+    except (ConfigError, OSError, KeyError) as error:
+        print_error(f"cannot write the model card: {error}")
+        return EXIT_USAGE
+    print(f"wrote {path}")
+    return EXIT_OK

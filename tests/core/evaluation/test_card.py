@@ -1,0 +1,118 @@
+"""The model card is written from the eval, sweep, bench and training outputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from core.bundle import load_bundle, sha256_file, save_bundle
+from core.cli import main
+from core.evaluation.card import CARD_FILE, CURVES_FILE, SWEEP_FILE, check_goals, merge_reports, write_card
+from core.evaluation.models import PAPER_PRESETS, random_model
+
+STEMS = ("bass", "drums", "guitar", "piano")
+
+
+def row(name, value, kind="model"):
+    figures = {stem: value + i for i, stem in enumerate(STEMS)}
+    figures["All"] = sum(figures.values()) / 4
+    return {"name": name, "kind": kind, "paper": dict(figures), "active": dict(figures)}
+
+
+def report(rows):
+    return {"split": "test", "data": "/data/synth", "chunks": 3, "windows_kept": 12, "seed": 0,
+            "date": "2026-11-24 03:00 UTC", "machine": "test machine",
+            "protocol": {"chunk_samples": 262144}, "rows": rows}
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    model = random_model("tiny", segment_samples=4096)
+    return save_bundle(tmp_path / "bundle", bundle_id="tiny-card", config=model.config,
+                       extractor=model.extractor, student=model.student, presets=PAPER_PRESETS,
+                       segment_samples=4096, dtype=torch.float32,
+                       training_data={"data": "/data/synth", "stages": {"extractor": {
+                           "steps": 10, "minutes": 1.5, "batch": 8, "segment_samples": 4096,
+                           "optimizer": "adam", "lr": 3e-4, "final_losses": {"loss": 0.25},
+                           "validation": {"val_si_sdri": 3.5}}}})
+
+
+@pytest.fixture
+def results(tmp_path):
+    presets_dir, teacher_dir, sweep_dir, run_dir = (tmp_path / n for n in ("eval", "teacher", "sweep", "run"))
+    for folder in (presets_dir, teacher_dir, sweep_dir, run_dir):
+        folder.mkdir()
+    (presets_dir / "report.json").write_text(json.dumps(report(
+        [row("mixture", 0.0, "reference"), row("oracle IRM", 11.0, "reference"),
+         row("draft", 4.0), row("fast", 4.5), row("balanced", 5.25), row("best", 5.5)])))
+    (teacher_dir / "report.json").write_text(json.dumps(report(
+        [row("mixture", 99.0, "reference"), row("teacher:4", 5.0)])))
+    (sweep_dir / "sweep.json").write_text(json.dumps({
+        "grid": [0.01, 0.1], "steps": [1, 2], "chunks": 2, "windows_kept": 8, "extractor": 4.0,
+        "curves": {"consistency": {"1": [4.1, 4.6], "2": [None, 5.0]}, "teacher": {"1": [4.2, 3.0], "2": [4.0, 4.4]}}}))
+    (sweep_dir / "sweep.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    (run_dir / "config.json").write_text(json.dumps({"stage": "extractor"}))
+    (run_dir / "log.jsonl").write_text("\n".join(json.dumps(r) for r in [
+        {"event": "train", "step": 10, "loss": 0.5}, {"event": "train", "step": 20, "loss": 0.3},
+        {"event": "validation", "step": 20, "val_si_sdri": 2.0}]) + "\n")
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps({
+        "date": "2026-11-24", "machine": "test machine", "clip": {"seconds": 30.0, "samplerate": 44100},
+        "settings": {"short_minutes": 1.0, "long_minutes": 10.0},
+        "presets": [{"name": "draft", "steps": 0, "seconds": 1.5, "rtf": 0.05, "vs_peer": 0.06}],
+        "peer": {"name": "HTDemucs (random weights)", "seconds": 25.0, "rtf": 0.83},
+        "memory": {"short": {"peak_mb": 500.0}, "long": {"peak_mb": 550.0}}}))
+    return presets_dir, teacher_dir, sweep_dir, run_dir, bench
+
+
+def test_reports_merge_row_by_row_and_the_first_report_wins(results):
+    presets_dir, teacher_dir, *_ = results
+    rows = merge_reports([json.loads((d / "report.json").read_text()) for d in (presets_dir, teacher_dir)])
+    names = [r["name"] for r in rows]
+    assert names == ["mixture", "oracle IRM", "draft", "fast", "balanced", "best", "teacher:4"]
+    assert rows[0]["active"]["All"] == 1.5  # the first report's mixture row, not the second's
+
+
+def test_goals_compare_best_teacher_and_extractor(results):
+    presets_dir, teacher_dir, *_ = results
+    rows = merge_reports([json.loads((d / "report.json").read_text()) for d in (presets_dir, teacher_dir)])
+    goals = {goal: passed for goal, _, passed in check_goals(rows, {n: {"steps": p.steps, "sigma_max": p.sigma_max,
+                                                                          "sampler": p.sampler}
+                                                                      for n, p in PAPER_PRESETS.items()})}
+    assert goals["best >= 10 dB (active stems)"] is False  # 7.0
+    assert goals["teacher > extractor (draft)"] is True  # 6.5 vs 5.5
+    assert goals["balanced (2 consistency steps) >= teacher"] is True  # 6.75 vs 6.5
+    assert goals["best (4 consistency steps) >= teacher"] is True  # 7.0 vs 6.5
+
+
+def test_card_holds_the_tables_goals_figures_and_leaves_the_weights_alone(bundle, results, tmp_path):
+    presets_dir, teacher_dir, sweep_dir, run_dir, bench = results
+    recipe = tmp_path / "recipe.sh"
+    recipe.write_text("stemforge synth --out data\n")
+    weights = sha256_file(bundle / "weights.safetensors")
+    status = main(["card", "--model", str(bundle), "--eval", str(presets_dir), "--eval", str(teacher_dir),
+                   "--sweep", str(sweep_dir), "--bench", str(bench), "--runs", str(run_dir),
+                   "--recipe", str(recipe)])
+    assert status == 0
+    card = (bundle / CARD_FILE).read_text()
+    assert "# Model card: tiny-card" in card
+    assert "| best (consistency, 4 steps, sigma_max 0.25) | 5.50 | 6.50 | 7.50 | 8.50 | 7.00 |" in card
+    assert "| teacher (4 Euler steps) | 5.00 | 6.00 | 7.00 | 8.00 | 6.50 |" in card
+    assert "| best >= 10 dB (active stems) | 7.00 dB | **missed** |" in card
+    assert "| consistency | 2 | 0.1 | 5.00 |" in card and "| teacher | 1 | 0.01 | 4.20 |" in card
+    assert "| draft | 0 | 1.50 | 0.050 | 0.060x |" in card and "(1.10x)" in card
+    assert "| extractor | 10 | 1.5 | 8 x 0.19 s | adam, 0.0003 | 0.25 | 3.50 |" in card
+    assert "stemforge synth --out data" in card and "Synthetic training data" in card
+    assert (bundle / CURVES_FILE).read_bytes().startswith(b"\x89PNG")
+    assert (bundle / SWEEP_FILE).read_bytes() == (sweep_dir / "sweep.png").read_bytes()
+    assert sha256_file(bundle / "weights.safetensors") == weights
+    load_bundle(bundle, "cpu")  # the extra files do not stop the bundle from loading
+
+
+def test_a_missing_report_is_a_one_line_usage_error(bundle, tmp_path, capsys):
+    status = main(["card", "--model", str(bundle), "--eval", str(tmp_path / "nowhere")])
+    assert status == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "report.json" in err
