@@ -7,9 +7,15 @@ import json
 import pytest
 import torch
 
-from core.bundle import load_bundle, sha256_file, save_bundle
+from core.bundle import load_bundle, save_bundle, sha256_file
 from core.cli import main
-from core.evaluation.card import CARD_FILE, CURVES_FILE, SWEEP_FILE, check_goals, merge_reports, write_card
+from core.evaluation.card import (
+    CARD_FILE,
+    CURVES_FILE,
+    SWEEP_FILE,
+    check_goals,
+    merge_reports,
+)
 from core.evaluation.models import PAPER_PRESETS, random_model
 
 STEMS = ("bass", "drums", "guitar", "piano")
