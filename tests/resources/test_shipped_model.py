@@ -1,0 +1,68 @@
+"""The default model shipped in resources/models: present, small, tuned, documented, usable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.bundle import DEFAULT_BUNDLE_ID, describe_bundle, find_bundle, load_bundle, sha256_file
+from core.model import PRESET_ORDER
+from core.progress import CancelToken
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "resources" / "models" / DEFAULT_BUNDLE_ID
+MAX_BYTES = 30 * 1024 * 1024
+
+
+def test_the_default_model_is_shipped_small_and_found_by_default():
+    info = describe_bundle(SHIPPED)
+    assert info["id"] == DEFAULT_BUNDLE_ID
+    assert find_bundle(None).resolve() == SHIPPED.resolve()
+    total = sum(f.stat().st_size for f in SHIPPED.iterdir() if f.is_file())
+    assert total <= MAX_BYTES, f"{total / 1e6:.1f} MB"
+    assert sha256_file(SHIPPED / "weights.safetensors") == info["sha256"]
+
+
+def test_its_presets_are_the_four_product_presets_tuned_on_validation():
+    info = describe_bundle(SHIPPED)
+    presets = info["presets"]
+    assert list(presets)[:4] == list(PRESET_ORDER)
+    assert [presets[name]["steps"] for name in PRESET_ORDER] == [0, 1, 2, 4]
+    for name in ("fast", "balanced", "best"):
+        assert presets[name].get("tuned") is True, name
+    assert info["metrics"]["sigma_max_tuning"]["split"] == "validation"
+
+
+def test_the_model_card_and_its_figures_sit_next_to_the_weights():
+    card = (SHIPPED / "MODEL_CARD.md").read_text(encoding="utf-8")
+    for heading in ("## Training", "## Quality", "### Goals",
+                    "## sigma_max sweep", "## Speed and memory", "## Limitations", "## Regenerate"):
+        assert heading in card, heading
+    for figure in ("training-curves.png", "sweep.png"):
+        assert (SHIPPED / figure).read_bytes().startswith(b"\x89PNG"), figure
+
+
+def test_the_shipped_model_extracts_a_stem_that_correlates_with_the_truth():
+    """A bass line plus a noise burst: draft's bass estimate must follow the bass, not the noise."""
+    torch.set_num_threads(1)
+    model = load_bundle(SHIPPED, "cpu")
+    rate, seconds = model.sample_rate, 3.0
+    t = np.arange(int(rate * seconds)) / rate
+    bass = 0.3 * np.sin(2 * np.pi * 55 * t) * (1 + np.sin(2 * np.pi * 2 * t)) / 2
+    generator = np.random.default_rng(0)
+    hats = np.zeros_like(t)
+    for start in np.arange(0, seconds, 0.25):
+        index = int(start * rate)
+        hats[index:index + 2000] += 0.2 * generator.standard_normal(2000) * np.exp(-np.arange(2000) / 300)
+    mixture = torch.tensor(bass + hats, dtype=torch.float32).reshape(1, 1, -1)
+    segment = model.segment_samples
+    padded = torch.nn.functional.pad(mixture.reshape(-1), (0, segment - mixture.shape[-1] % segment))
+    with torch.no_grad():
+        stems = model.separate(padded.reshape(-1, segment), ["bass"], model.presets["draft"],
+                               torch.Generator().manual_seed(0), CancelToken())
+    estimate = stems.reshape(-1)[: mixture.shape[-1]].numpy()
+    correlation_bass = np.corrcoef(estimate, bass)[0, 1]
+    correlation_hats = np.corrcoef(estimate, hats)[0, 1]
+    assert correlation_bass > 0.5 and correlation_bass > 3 * abs(correlation_hats), (correlation_bass, correlation_hats)
