@@ -6,14 +6,15 @@
 # with --minutes instead of --steps, a faster machine trains further in the same time.
 set -e
 stemforge synth --out data/synth200 --songs 200 --seconds 30 --seed 0
-stemforge train extractor --data data/synth200 --config lite --out runs/extractor --steps EXTRACTOR_STEPS --lr 3e-4 --validate-every 500
-stemforge train diffusion --data data/synth200 --extractor runs/extractor --out runs/teacher --steps TEACHER_STEPS --validate-every 500
-stemforge train distill --data data/synth200 --extractor runs/extractor --teacher runs/teacher --out runs/student --steps STUDENT_STEPS --validate-every 150
+stemforge train extractor --data data/synth200 --config lite --out runs/extractor --steps 7821 --lr 3e-4 --validate-every 500
+stemforge train diffusion --data data/synth200 --extractor runs/extractor --out runs/teacher --steps 2598 --validate-every 500
+stemforge train distill --data data/synth200 --extractor runs/extractor --teacher runs/teacher --out runs/student --steps 533 --validate-every 150
 stemforge export --extractor runs/extractor --student runs/student --out resources/models/stemforge-lite --id stemforge-lite --overwrite
 stemforge export --extractor runs/extractor --student runs/student --teacher runs/teacher --out runs/stemforge-lite-teacher --id stemforge-lite-teacher --overwrite
-stemforge tune --model resources/models/stemforge-lite --data data/synth200 --split validation TUNE_OPTIONS
-stemforge sweep --model runs/stemforge-lite-teacher --data data/synth200 --split validation SWEEP_OPTIONS --out runs/sweep
+stemforge tune --model resources/models/stemforge-lite --data data/synth200 --split validation --max-chunks 8 --grid 3e-4:1:8
+stemforge sweep --model runs/stemforge-lite-teacher --data data/synth200 --split validation --max-chunks 4 --grid 3e-4:1:6 --out runs/sweep
 stemforge eval --model resources/models/stemforge-lite --data data/synth200 --split test --modes draft,fast,balanced,best --out runs/eval
-stemforge eval --model runs/stemforge-lite-teacher --data data/synth200 --split test --modes TEACHER_MODE --teacher-sigma-max TEACHER_SIGMA --out runs/eval-teacher
+# teacher:1 at sigma_max 3e-4: the teacher's best point of the validation sweep above
+stemforge eval --model runs/stemforge-lite-teacher --data data/synth200 --split test --modes teacher:1 --teacher-sigma-max 0.0003 --out runs/eval-teacher
 stemforge bench --model resources/models/stemforge-lite --out runs/bench.md
 stemforge card --model resources/models/stemforge-lite --eval runs/eval --eval runs/eval-teacher --sweep runs/sweep --bench runs/bench.json --runs runs/extractor runs/teacher runs/student --recipe resources/models/regenerate-stemforge-lite.sh
