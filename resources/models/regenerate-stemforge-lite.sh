@@ -17,4 +17,4 @@ stemforge eval --model resources/models/stemforge-lite --data data/synth200 --sp
 # teacher:1 at sigma_max 3e-4: the teacher's best point of the validation sweep above
 stemforge eval --model runs/stemforge-lite-teacher --data data/synth200 --split test --modes teacher:1 --teacher-sigma-max 0.0003 --out runs/eval-teacher
 stemforge bench --model resources/models/stemforge-lite --out runs/bench.md
-stemforge card --model resources/models/stemforge-lite --eval runs/eval --eval runs/eval-teacher --sweep runs/sweep --bench runs/bench.json --runs runs/extractor runs/teacher runs/student --recipe resources/models/regenerate-stemforge-lite.sh
+stemforge card --model resources/models/stemforge-lite --eval runs/eval --eval runs/eval-teacher --sweep runs/sweep --bench runs/bench.json --runs runs/extractor runs/teacher runs/student --recipe resources/models/regenerate-stemforge-lite.sh --notes resources/models/stemforge-lite.notes.md --data-description "200 synthetic songs x 30 s (stemforge synth --songs 200 --seconds 30 --seed 0; General MIDI soundfonts rendered with FluidSynth): 160 train, 20 validation, 20 test songs"
