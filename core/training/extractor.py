@@ -44,8 +44,9 @@ def thresholded_snr_loss(
         tau: soft threshold relative to the mixture's energy.
 
     Returns:
-        A scalar; 0 for a silent estimate of a silent target, about -10/ln(10) * ln(1/tau)
-        (-30 dB for tau = 1e-3) at best for a non-silent one.
+        A scalar; 0 for a silent estimate of a silent target; for a perfect estimate of a
+        non-silent one, ``10 log10(tau |x_mix|^2 / (|s|^2 + tau |x_mix|^2))`` (about -30 dB
+        for tau = 1e-3 when the target is as loud as the mixture).
     """
     floor = tau * mixture.pow(2).sum(-1) + 1e-8
     error = (estimate - target).pow(2).sum(-1)
@@ -64,9 +65,9 @@ class ExtractorStage:
     def __init__(self, resolved: ResolvedConfig, device: torch.device) -> None:
         config = resolved.config
         self.network = UNet(resolved.net, noise_conditioned=False).to(device)
-        self.loss_name = getattr(config, "loss", "mse")
-        self.snr_tau = getattr(config, "snr_tau", 1e-3)
-        if getattr(config, "init_from", ""):
+        self.loss_name = config.loss
+        self.snr_tau = config.snr_tau
+        if config.init_from:
             start = open_run(config.init_from, "extractor")
             if start.resolved.net != resolved.net:
                 raise ConfigError(
