@@ -256,7 +256,7 @@ def write_card(bundle: Path, evals: list[Path], sweep_dir: Path | None = None, b
                runs: list[Path] | tuple = (), recipe: Path | None = None,
                data_description: str | None = None, notes: Path | None = None) -> Path:
     """Write ``MODEL_CARD.md`` (and the figures) into ``bundle``; returns the card's path."""
-    from core.bundle import describe_bundle
+    from core.bundle import describe_bundle, read_manifest
 
     info = describe_bundle(bundle)
     reports = [_read_json(Path(folder) / "report.json", "evaluation report") for folder in evals]
@@ -264,7 +264,7 @@ def write_card(bundle: Path, evals: list[Path], sweep_dir: Path | None = None, b
     presets = info["presets"]
     labels = row_labels(rows, presets)
     first = reports[0]
-    manifest = json.loads((Path(bundle) / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_manifest(bundle)
 
     lines = [f"# Model card: {info['id']}", "",
              f"- weights: `{Path(bundle).name}/weights.safetensors`, {info['size_bytes'] / 1e6:.1f} MB, "
