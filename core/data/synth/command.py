@@ -27,12 +27,29 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def progress_line(fraction: float, message: str, width: int = 24) -> str:
+    """``synth: [#####.....]  42% message`` (one line of the progress bar)."""
+    filled = int(round(width * min(max(fraction, 0.0), 1.0)))
+    return f"synth: [{'#' * filled}{'.' * (width - filled)}] {fraction * 100:3.0f}% {message}"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "Compose songs with bass, drums, guitar and piano, render each instrument with "
-        "FluidSynth and write them in the Slakh2100 layout (train/validation/test) for "
-        "training. Needs the Debian packages fluidsynth, fluid-soundfont-gm and "
-        "musescore-general-soundfont-small."
+        "Compose songs with bass, drums, guitar and piano, play each instrument with a "
+        "General MIDI soundfont (FluidSynth), a SoundFont drum kit or a recorded "
+        "instrument (--samples), run every stem through a production chain and the mix "
+        "through a bus compressor/limiter, and write them in the Slakh2100 layout "
+        "(train/validation/test) with a data card. The validation split plays only "
+        "held-out instruments (see --no-hold-out). Needs the Debian packages fluidsynth, "
+        "fluid-soundfont-gm, musescore-general-soundfont-small and (optional) "
+        "avldrums.lv2-soundfont."
     )
     parser.add_argument("--out", required=True, help="dataset folder to create or extend")
     parser.add_argument("--songs", type=_positive_int, required=True, help="number of songs")
@@ -63,6 +80,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(repeat to give several)",
     )
     parser.add_argument(
+        "--samples",
+        metavar="DIR",
+        default=None,
+        help="folder of recorded instruments laid out as CLASS/ID/regions.json + FLAC "
+        "files (default: none, soundfonts only)",
+    )
+    parser.add_argument(
+        "--recorded-share",
+        type=_share,
+        default=None,
+        help="chance that a stem uses a recorded instrument or kit when its class has "
+        "one (default: 0.5)",
+    )
+    parser.add_argument(
+        "--no-kits",
+        action="store_true",
+        help="do not use the avldrums SoundFont kits even when installed",
+    )
+    parser.add_argument(
+        "--no-hold-out",
+        dest="hold_out",
+        action="store_false",
+        help="let every split use every source (default: the validation split plays "
+        "only held-out instruments that train and test never use)",
+    )
+    parser.add_argument(
+        "--sample-rate",
+        type=int,
+        choices=(22050, 44100, 48000),
+        default=22050,
+        help="sample rate of the written audio (default: 22050, the model's rate; "
+        "44100 for full-band evaluation sets)",
+    )
+    parser.add_argument(
         "--overwrite",
         action="store_true",
         help="replace tracks that exist with other settings (default: refuse)",
@@ -77,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     def progress(fraction: float, message: str) -> None:
         """One updating line on a terminal; a line per tenth of the work in logs."""
         nonlocal last_length, last_tenth
-        line = f"synth: {message}"
+        line = progress_line(fraction, message)
         if interactive:
             sys.stderr.write("\r" + line.ljust(last_length))
             last_length = len(line)
@@ -96,6 +147,11 @@ def run(args: argparse.Namespace) -> int:
             fonts=args.soundfont,
             overwrite=args.overwrite,
             progress=progress,
+            samples=args.samples,
+            kits=[] if args.no_kits else None,
+            recorded_share=args.recorded_share,
+            hold_out=args.hold_out,
+            sample_rate=args.sample_rate,
         )
     except KeyboardInterrupt:
         sys.stderr.write("\nsynth: interrupted; finished tracks are kept, run again to resume\n")
@@ -112,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
         f"{report.audio_seconds:.0f} s of music in {report.wall_seconds:.1f} s "
         f"({report.speed:.0f}x real time) -> {args.out}\n"
     )
+    if args.samples is None:
+        sys.stderr.write("synth: no --samples folder given: soundfonts and kits only\n")
     return 0
 
 

@@ -1,12 +1,12 @@
 """From a seed to a complete song: the plan, one note list per stem, and the sound of
-each stem (program, soundfont, gain, EQ tilt, drive, reverb) and of the room.
+each stem (its source: a GM soundfont program, a SoundFont kit or a recorded
+instrument; its gain, pan and production chain) and the mix-bus chain.
 
 Everything is drawn from one ``random.Random(seed)``, so a seed fixes the song.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,29 +19,37 @@ from core.data.synth.parts.drums import write_drums
 from core.data.synth.parts.guitar import write_guitar
 from core.data.synth.parts.melody import write_melody
 from core.data.synth.parts.piano import write_piano
+from core.data.synth.production import Effect, draw_bus_chain, draw_stem_chain
 from core.data.synth.song import SongPlan, plan_song
+from core.data.synth.sources import Palette, Source, draw_source
 
 INST_CLASS = {"bass": "Bass", "drums": "Drums", "guitar": "Guitar", "piano": "Piano"}
 """Slakh ``inst_class`` of each of our instrument labels."""
+CLEAN_ONLY_PROGRAMS = frozenset({24, 25, 29, 30})
+"""GM guitars that get no extra distortion: acoustic ones, and those distorted already."""
 
 
 @dataclass(frozen=True)
 class StemSound:
     """How one stem is rendered and processed.
 
-    ``gain_db`` per-stem level; ``tilt_db`` EQ tilt (positive = brighter: the band
-    above about 1 kHz is raised by ``tilt_db`` relative to the band below);
-    ``drive`` tanh saturation amount (0 = clean); ``reverb`` wet level of the reverb
-    return added to the dry signal; ``pan`` MIDI pan 0-127 (used in stereo renders).
+    ``source`` what plays the notes (see :mod:`core.data.synth.sources`); ``gain_db``
+    per-stem level before the mix is normalised; ``pan`` MIDI pan 0-127 (stereo
+    renders); ``chain`` the stem's effects (see :mod:`core.data.synth.production`).
     """
 
-    program: int
-    font: Path
+    source: Source
     gain_db: float
-    tilt_db: float
-    drive: float
-    reverb: float
     pan: int
+    chain: tuple[Effect, ...] = ()
+
+    @property
+    def program(self) -> int:
+        return self.source.program
+
+    @property
+    def font(self) -> Path | None:
+        return self.source.font
 
 
 @dataclass(frozen=True)
@@ -63,10 +71,10 @@ class Song:
     seed: int
     plan: SongPlan
     stems: tuple[Stem, ...]
-    reverb_room: float
-    reverb_damp: float
     peak_db: float
     """Peak level of the mixture after normalisation, in dBFS."""
+    bus_chain: tuple[Effect, ...] = ()
+    """Effects of the mix bus (applied as one gain on every stem)."""
 
     @property
     def seconds(self) -> float:
@@ -79,11 +87,16 @@ def compose_song(
     fonts: Sequence[Path],
     style: str | None = None,
     parts: frozenset[str] | None = None,
+    palette: Palette | None = None,
 ) -> Song:
-    """Compose a song of ``seconds`` seconds from ``seed``, choosing soundfonts from ``fonts``
-    (``style`` and ``parts`` force the style and the set of parts, see :func:`plan_song`)."""
-    if not fonts:
-        raise ValueError("at least one soundfont is needed")
+    """Compose a song of ``seconds`` seconds from ``seed``.
+
+    Sources come from ``palette`` (default: GM programs of ``fonts`` only); ``style``
+    and ``parts`` force the style and the set of parts (see :func:`plan_song`)."""
+    if palette is None:
+        if not fonts:
+            raise ValueError("at least one soundfont is needed")
+        palette = Palette(tuple(Path(font) for font in fonts), recorded_share=0.0)
     rng = random.Random(seed)
     plan = plan_song(rng, seconds, style, parts)
     style_def = plan.style
@@ -93,24 +106,22 @@ def compose_song(
         instrument: str,
         preferred: Sequence[int],
         gain_range: tuple[float, float],
-        drive_chance: float = 0.0,
         pan_range: tuple[int, int] = (52, 76),
     ) -> StemSound:
-        if instrument == "drums":
-            program = rng.choice(preferred)
-        elif rng.random() < 0.75:
+        if instrument == "drums" or rng.random() < 0.75:
             program = rng.choice(preferred)
         else:
             program = rng.choice(PROGRAM_RANGES[instrument])
-        drive = rng.uniform(0.5, 2.5) if rng.random() < drive_chance else 0.0
+        source = draw_source(rng, instrument, program, palette)
+        clean = source.articulation == "acoustic" or (
+            source.kind == "gm" and program in CLEAN_ONLY_PROGRAMS
+        )
+        chain = draw_stem_chain(rng, instrument, style_def.name, clean_only=clean)
         return StemSound(
-            program=program,
-            font=Path(rng.choice(list(fonts))),
+            source=source,
             gain_db=rng.uniform(*gain_range),
-            tilt_db=rng.uniform(-4.0, 4.0),
-            drive=drive,
-            reverb=rng.uniform(0.0, 0.35) if instrument != "bass" else rng.uniform(0.0, 0.08),
             pan=rng.randint(*pan_range),
+            chain=tuple(chain),
         )
 
     if "bass" in plan.parts:
@@ -120,7 +131,7 @@ def compose_song(
                 "bass",
                 "bass",
                 pattern,
-                sound("bass", style_def.bass_programs, (-4.0, 1.0), 0.15, (60, 68)),
+                sound("bass", style_def.bass_programs, (-4.0, 1.0), (60, 68)),
                 tuple(write_bass(plan, rng, pattern)),
             )
         )
@@ -131,7 +142,7 @@ def compose_song(
                 "drums",
                 "drums",
                 groove,
-                sound("drums", style_def.drum_kits, (-3.0, 1.0), 0.0, (60, 68)),
+                sound("drums", style_def.drum_kits, (-3.0, 1.0), (60, 68)),
                 tuple(write_drums(plan, rng, groove)),
             )
         )
@@ -142,7 +153,7 @@ def compose_song(
                 "guitar",
                 "guitar",
                 pattern,
-                sound("guitar", style_def.guitar_programs, (-6.0, 0.0), 0.35, (30, 60)),
+                sound("guitar", style_def.guitar_programs, (-6.0, 0.0), (30, 60)),
                 tuple(write_guitar(plan, rng, pattern)),
             )
         )
@@ -153,30 +164,25 @@ def compose_song(
                 "piano",
                 "piano",
                 pattern,
-                sound("piano", style_def.piano_programs, (-6.0, 0.0), 0.0, (68, 98)),
+                sound("piano", style_def.piano_programs, (-6.0, 0.0), (68, 98)),
                 tuple(write_piano(plan, rng, pattern)),
             )
         )
     if "lead" in plan.parts:
         instrument = rng.choice(("piano", "guitar"))
         if instrument == "piano":
-            lead_sound = sound("piano", (0, 1, 4, 5, 7), (-5.0, 0.0), 0.0, (50, 80))
+            lead_sound = sound("piano", (0, 1, 4, 5, 7), (-5.0, 0.0), (50, 80))
             notes = write_melody(plan, rng, 64, 86)
         else:
-            lead_sound = sound("guitar", (26, 27, 29, 30, 24), (-6.0, -1.0), 0.3, (50, 80))
+            lead_sound = sound("guitar", (26, 27, 29, 30, 24), (-6.0, -1.0), (50, 80))
             notes = write_melody(plan, rng, 55, 79)
         stems.append(Stem(instrument, "lead", "melody", lead_sound, tuple(notes)))
 
     stems = [stem for stem in stems if stem.notes]
-    if rng.random() < 0.3:  # a dry production: no reverb on any stem
-        stems = [
-            dataclasses.replace(s, sound=dataclasses.replace(s.sound, reverb=0.0)) for s in stems
-        ]
     return Song(
         seed=seed,
         plan=plan,
         stems=tuple(stems),
-        reverb_room=rng.uniform(0.2, 0.85),
-        reverb_damp=rng.uniform(0.1, 0.7),
-        peak_db=rng.uniform(-6.0, -1.0),
+        peak_db=rng.uniform(-6.0, -0.3),
+        bus_chain=tuple(draw_bus_chain(rng)),
     )

@@ -4,16 +4,16 @@ soundfonts as the dataset, with every instrument playing, panned across the ster
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from core.data.synth.compose import compose_song
-from core.data.synth.effects import normalisation_scale, process_stem
 from core.data.synth.fonts import resolve_fonts
 from core.data.synth.generate import song_seed
-from core.data.synth.render import render_song
+from core.data.synth.mixdown import produce, render_stems
 from core.errors import AudioWriteError
 from core.instruments import INSTRUMENTS
 
@@ -63,14 +63,8 @@ def render_demo(
         style=style,
         parts=frozenset({"bass", "drums", "guitar", "piano", "lead"}),
     )
-    audio = render_song(song, DEMO_RATE, stereo=True, interpolation=4)
-    processed = np.stack(
-        [
-            process_stem(x, s.sound.gain_db, s.sound.tilt_db, s.sound.drive, DEMO_RATE)
-            for x, s in zip(audio, song.stems, strict=True)
-        ]
-    )
-    processed *= np.float32(normalisation_scale(processed, -1.0))
+    song = dataclasses.replace(song, peak_db=-1.0)
+    processed, _ = produce(song, render_stems(song, DEMO_RATE, stereo=True), DEMO_RATE)
     _write_blocks(out_path, processed.sum(axis=0).T, DEMO_RATE)
     if stems_dir is not None:
         for instrument in INSTRUMENTS:

@@ -107,7 +107,7 @@ class Synth:
         sample_rate: int,
         groups: int,
         *,
-        polyphony: int = 48,
+        polyphony: int = 256,
         reverb_room: float = 0.5,
         reverb_damp: float = 0.3,
         reverb_width: float = 0.8,
@@ -304,17 +304,19 @@ class FontCache:
         self._next_channel = 0
         self._sfonts: dict[Path, int] = {}
 
-    def sfont(self, path: Path) -> int:
-        """The loaded font object of ``path`` (loading and checking it on first use)."""
+    def sfont(self, path: Path, presets: list[tuple[int, int]] | None = None) -> int:
+        """The loaded font object of ``path`` (loading and checking it on first use for
+        ``presets``, default the cache's General MIDI set; a single-kit font names its
+        one preset)."""
         path = Path(path)
         if path not in self._sfonts:
             if self._holder is None:
                 self._holder = Synth(22050, 1, reverb=False, midi_channels=self.CHANNELS)
             font_id = self._holder.load_font(path)
-            for bank, program in self._presets:
+            for bank, program in self._presets if presets is None else presets:
                 if self._holder.preset_name(font_id, bank, program) is None:
                     raise SynthUnavailableError(
-                        f"soundfont {path.name} lacks General MIDI preset {bank}:{program}; "
+                        f"soundfont {path.name} lacks preset {bank}:{program}; "
                         "use a complete General MIDI font"
                     )
                 if self._next_channel < self.CHANNELS:

@@ -3,6 +3,8 @@
 By default exactly the two MIT-licensed General MIDI fonts Debian ships (packages
 ``fluid-soundfont-gm`` and ``musescore-general-soundfont-small``), so every rendered
 artefact stays license-clean; another font is used only when the user names it.
+Drum kits: the two acoustic kits of Debian's ``avldrums.lv2-soundfont`` (GPL-2+) when
+installed. Never ``timgm6mb-soundfont``: it is reserved for evaluation.
 """
 
 from __future__ import annotations
@@ -49,3 +51,16 @@ def resolve_fonts(user_fonts: Sequence[str | Path] | None) -> list[Path]:
             raise SynthUnavailableError(f"{path} is not a SoundFont (.sf2/.sf3)")
         fonts.append(path.resolve())
     return fonts
+
+
+def find_kit_fonts() -> list[Path]:
+    """Debian's avldrums.lv2-soundfont kits that are installed (possibly none)."""
+    from core.data.synth.sources import KIT_FONT_FILES
+
+    found: list[Path] = []
+    for name in KIT_FONT_FILES:
+        for directory in SEARCH_DIRECTORIES:
+            if (directory / name).is_file():
+                found.append(directory / name)
+                break
+    return found

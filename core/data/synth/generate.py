@@ -21,9 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from core.data.synth.compose import Song, compose_song
-from core.data.synth.effects import normalisation_scale, process_stem
+from core.data.synth.datacard import write_data_card
 from core.data.synth.fluidsynth import library
-from core.data.synth.fonts import resolve_fonts
+from core.data.synth.fonts import find_kit_fonts, resolve_fonts
+from core.data.synth.mixdown import produce, render_stems
+from core.data.synth.recorded import find_instruments
+from core.data.synth.sources import DEFAULT_RECORDED_SHARE, Palette
 from core.data.synth.layout import (
     existing_record,
     generation_record,
@@ -60,21 +63,9 @@ def song_seed(seed: int, index: int) -> int:
 
 
 def render_mono_stems(song: Song, sample_rate: int = MODEL_SAMPLE_RATE) -> tuple[np.ndarray, float]:
-    """Rendered, processed and normalised mono stems ``(stems, samples)`` and the scale
-    applied, so that the mixture peaks at ``song.peak_db`` dBFS."""
-    audio = render_song(song, sample_rate, stereo=False)
-    processed = (
-        np.stack(
-            [
-                process_stem(x, s.sound.gain_db, s.sound.tilt_db, s.sound.drive, sample_rate)
-                for x, s in zip(audio, song.stems, strict=True)
-            ]
-        )
-        if len(song.stems)
-        else audio
-    )
-    scale = normalisation_scale(processed, song.peak_db)
-    return processed * np.float32(scale), scale
+    """Rendered, produced and normalised mono stems ``(stems, samples)`` and the final
+    scale applied, so that the mixture peaks at ``song.peak_db`` dBFS."""
+    return produce(song, render_stems(song, sample_rate), sample_rate)
 
 
 @dataclass(frozen=True)
@@ -83,15 +74,17 @@ class _Task:
     index: int
     seed: int
     seconds: float
-    fonts: tuple[Path, ...]
+    sample_rate: int
+    palette: Palette
     overwrite: bool
 
 
 def _make_track(task: _Task) -> tuple[int, float, bool]:
     """Compose, render and write one track; returns (index, seconds of audio, written)."""
-    track_dir = task.out_dir / split_of(task.index) / track_name(task.index)
+    split = split_of(task.index)
+    track_dir = task.out_dir / split / track_name(task.index)
     record = generation_record(
-        task.seed, task.index, task.seconds, MODEL_SAMPLE_RATE, list(task.fonts)
+        task.seed, task.index, task.seconds, task.sample_rate, task.palette.describe()
     )
     if track_dir.exists():
         if existing_record(track_dir) == record:
@@ -100,10 +93,32 @@ def _make_track(task: _Task) -> tuple[int, float, bool]:
             raise OutputExistsError(
                 f"{track_dir} exists and was made with other settings; use a new folder or --overwrite"
             )
-    song = compose_song(song_seed(task.seed, task.index), task.seconds, task.fonts)
-    stems, scale = render_mono_stems(song)
-    write_track(track_dir, song, to_pcm16(stems), MODEL_SAMPLE_RATE, scale, record)
+    palette = task.palette.for_split(split)
+    song = compose_song(song_seed(task.seed, task.index), task.seconds, palette.fonts,
+                        palette=palette)
+    stems, scale = render_mono_stems(song, task.sample_rate)
+    write_track(track_dir, song, to_pcm16(stems), task.sample_rate, scale, record)
     return task.index, task.seconds, True
+
+
+def build_palette(
+    fonts: Sequence[str | Path] | None = None,
+    samples: str | Path | None = None,
+    kits: Sequence[str | Path] | None = None,
+    recorded_share: float | None = None,
+    hold_out: bool = True,
+) -> Palette:
+    """The sources of a dataset: GM ``fonts`` (default the two Debian fonts), SoundFont
+    drum ``kits`` (default Debian's avldrums kits when installed; ``[]`` for none),
+    and the recorded instruments under ``samples`` (a folder laid out like
+    ``../shared/samples``; None for none)."""
+    font_paths = tuple(resolve_fonts(fonts))
+    kit_paths = tuple(find_kit_fonts() if kits is None else (Path(k) for k in kits))
+    recorded = tuple(find_instruments(samples)) if samples is not None else ()
+    share = DEFAULT_RECORDED_SHARE if recorded_share is None else float(recorded_share)
+    if not 0.0 <= share <= 1.0:
+        raise ValueError("recorded share must be between 0 and 1")
+    return Palette(font_paths, kit_paths, recorded, share, hold_out)
 
 
 def generate_dataset(
@@ -116,9 +131,19 @@ def generate_dataset(
     overwrite: bool = False,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
+    samples: str | Path | None = None,
+    kits: Sequence[str | Path] | None = None,
+    recorded_share: float | None = None,
+    hold_out: bool = True,
+    sample_rate: int = MODEL_SAMPLE_RATE,
 ) -> GenerationReport:
-    """Write ``songs`` songs of ``seconds`` seconds under ``out_dir`` in the Slakh layout.
+    """Write ``songs`` songs of ``seconds`` seconds under ``out_dir`` in the Slakh layout,
+    then the data card (``data_card.json``, ``DATA_CARD.md``) of the whole folder.
 
+    Sources: see :func:`build_palette` (``fonts``, ``samples``, ``kits``,
+    ``recorded_share``, ``hold_out``: the validation split plays only the held-out
+    sources of :mod:`core.data.synth.sources`). ``sample_rate`` of the written audio
+    (22 050 Hz, the model's rate, by default; 44 100 for full-band evaluation sets).
     ``jobs`` worker processes (default: CPU count; 1 = in this process). Progress
     messages read "k/N songs, elapsed, x real time". Raises SynthUnavailableError when
     libfluidsynth or a soundfont is missing, OutputExistsError for a clashing track,
@@ -129,14 +154,17 @@ def generate_dataset(
     if seconds <= 0.5:
         raise ValueError("seconds must be more than 0.5")
     out_dir = Path(out_dir)
-    font_paths = tuple(resolve_fonts(fonts))
+    if sample_rate < 8000:
+        raise ValueError("sample rate must be at least 8000 Hz")
+    palette = build_palette(fonts, samples, kits, recorded_share, hold_out)
     library()  # fail early when libfluidsynth is missing; fonts are checked as they load
     jobs = max(1, min(jobs or os.cpu_count() or 1, songs))
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_partial_tracks(out_dir)
 
     tasks = [
-        _Task(out_dir, i, int(seed), float(seconds), font_paths, overwrite) for i in range(songs)
+        _Task(out_dir, i, int(seed), float(seconds), int(sample_rate), palette, overwrite)
+        for i in range(songs)
     ]
     start = time.perf_counter()
     done = written = 0
@@ -170,4 +198,5 @@ def generate_dataset(
         remove_partial_tracks(out_dir)
         raise
     wall = time.perf_counter() - start
+    write_data_card(out_dir, palette)
     return GenerationReport(songs, written, songs - written, audio_seconds, wall)

@@ -30,7 +30,7 @@ from core.data.synth.midi import DRUM_CHANNEL, build_midi_file, program_change
 
 SPLITS = ("train", "validation", "test")
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # the C emitter is about 10x faster
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bumped whenever a change to the generator changes the audio for a given seed."""
 
 
@@ -50,16 +50,17 @@ def track_name(index: int) -> str:
 
 
 def generation_record(
-    seed: int, index: int, seconds: float, sample_rate: int, fonts: list[Path]
+    seed: int, index: int, seconds: float, sample_rate: int, sources: dict
 ) -> dict:
-    """What identifies a generated track; equal records mean equal audio."""
+    """What identifies a generated track; equal records mean equal audio. ``sources``
+    describes the palette (:meth:`core.data.synth.sources.Palette.describe`)."""
     return {
         "generator_version": GENERATOR_VERSION,
         "seed": int(seed),
         "song_index": int(index),
         "seconds": float(seconds),
         "sample_rate": int(sample_rate),
-        "soundfonts": [font.name for font in fonts],
+        "sources": sources,
     }
 
 
@@ -113,6 +114,7 @@ def write_track(
             compression_level=0.0,
         )
         channel = DRUM_CHANNEL if stem.is_drum else 0
+        source = stem.sound.source
         events = [] if stem.is_drum else [program_change(0.0, channel, stem.sound.program)]
         midi = build_midi_file(song.plan.bpm, {channel: list(stem.notes)}, events)
         (staging / "MIDI" / f"{stem_id}.mid").write_bytes(midi)
@@ -121,15 +123,16 @@ def write_track(
             "is_drum": stem.is_drum,
             "program_num": int(stem.sound.program),
             "midi_program_name": program_name(stem.sound.program, stem.is_drum),
-            "plugin_name": stem.sound.font.name,
+            "plugin_name": source.font.name if source.font else source.name,
             "audio_rendered": True,
             "midi_saved": True,
             "part": stem.part,
             "pattern": stem.pattern,
+            "source_kind": source.kind,
+            "source": source.name,
+            "licence": source.licence,
             "gain_db": round(float(stem.sound.gain_db), 2),
-            "tilt_db": round(float(stem.sound.tilt_db), 2),
-            "drive": round(float(stem.sound.drive), 2),
-            "reverb": round(float(stem.sound.reverb), 3),
+            "chain": [effect.describe() for effect in stem.sound.chain],
         }
     sf.write(
         staging / "mix.flac",
@@ -157,7 +160,8 @@ def write_track(
             "meter": f"{plan.beats_per_bar}/4",
             "sections": [f"{s.name}:{s.bars}" for s in plan.sections],
             "chords": " ".join(span.chord.symbol for span in plan.chords),
-            "reverb_room": round(float(song.reverb_room), 3),
+            "bus_chain": [effect.describe() for effect in song.bus_chain],
+            "loudness": mix_loudness(mixture),
         },
     }
     with open(staging / "metadata.yaml", "w", encoding="utf-8") as handle:
@@ -166,6 +170,15 @@ def write_track(
     if track_dir.exists():
         shutil.rmtree(track_dir)
     os.replace(staging, track_dir)
+
+
+def mix_loudness(mixture: np.ndarray) -> dict[str, float]:
+    """RMS and peak level (dBFS) and crest factor (dB) of an int16-scale mixture."""
+    x = mixture.astype(np.float64) / 32768.0
+    rms = float(np.sqrt(np.mean(x * x))) if x.size else 0.0
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    to_db = lambda v: round(float(20.0 * np.log10(max(v, 1e-10))), 2)  # noqa: E731
+    return {"rms_dbfs": to_db(rms), "peak_dbfs": to_db(peak), "crest_db": to_db(peak / max(rms, 1e-10))}
 
 
 def remove_partial_tracks(out_dir: Path) -> None:

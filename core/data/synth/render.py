@@ -2,8 +2,9 @@
 
 Each stem gets its own MIDI channel whose residue modulo the number of stems is
 unique (drums on channel 10, i.e. index 9), so FluidSynth mixes it into its own audio
-group (see :mod:`core.data.synth.fluidsynth`). The reverb return of each group is
-added to its dry signal with the stem's wet level.
+group (see :mod:`core.data.synth.fluidsynth`). FluidSynth's own reverb and chorus are
+off: room and effects come from the production chain (:mod:`core.data.synth.production`).
+Recorded instruments are not rendered here (:mod:`core.data.synth.recorded`).
 
 Event times are rounded up to FluidSynth's 64-frame block grid: FluidSynth applies
 events at block boundaries anyway, so this changes nothing in the sound and saves
@@ -11,6 +12,8 @@ render calls.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -58,8 +61,8 @@ def render_song(
 
     Returns float32 of shape ``(stems, 2, samples)`` when ``stereo`` else
     ``(stems, samples)`` (mono = mean of left and right), with
-    ``samples = round(song.seconds * sample_rate)``. Stems are the dry sound plus
-    the stem's reverb level times its reverb return; no other effect is applied here.
+    ``samples = round(song.seconds * sample_rate)``. Every stem must have a soundfont
+    source (GM program or kit); stems are the dry sound, no effect is applied here.
 
     ``interpolation`` defaults to linear: at 22 050 Hz most samples are played back
     decimated, where FluidSynth's higher orders (which do not band-limit either) buy
@@ -73,38 +76,34 @@ def render_song(
         raise ValueError("a song can have at most one drum stem (one percussion channel)")
     groups = len(stems)
     channels = assign_channels([stem.is_drum for stem in stems])
-    reverb = any(stem.sound.reverb > 0 for stem in stems)
     dry = np.zeros((groups, 2, frames), np.float32)
-    wet = np.zeros((groups, 2, frames), np.float32) if reverb else None
 
-    with Synth(
-        sample_rate,
-        groups,
-        reverb_room=song.reverb_room,
-        reverb_damp=song.reverb_damp,
-        reverb=reverb,
-        interpolation=interpolation,
-    ) as synth:
+    with Synth(sample_rate, groups, reverb=False, interpolation=interpolation) as synth:
         # All fonts first: adding a font re-selects every channel's program from the
         # font stack, which would undo a program selected before it.
-        font_ids = {
-            font: synth.add_shared_font(FONT_CACHE.sfont(font))
-            for font in sorted({stem.sound.font for stem in stems})
-        }
+        font_ids: dict[Path, int] = {}
+        for stem in stems:
+            source = stem.sound.source
+            if source.font is None:
+                raise ValueError(f"{stem.instrument} stem has no soundfont source")
+            if source.font not in font_ids:
+                presets = None if source.bank is None else [(source.bank, source.program)]
+                font_ids[source.font] = synth.add_shared_font(FONT_CACHE.sfont(source.font, presets))
         for stem, channel in zip(stems, channels, strict=True):
-            bank = DRUM_BANK if stem.is_drum else 0
-            synth.program_select(channel, font_ids[stem.sound.font], bank, stem.sound.program)
+            source = stem.sound.source
+            bank = source.bank if source.bank is not None else (DRUM_BANK if stem.is_drum else 0)
+            synth.program_select(channel, font_ids[source.font], bank, source.program)
             synth.control_change(channel, CC_VOLUME, 100)
             synth.control_change(channel, CC_EXPRESSION, 127)
             synth.control_change(channel, CC_PAN, stem.sound.pan if stereo else 64)
-            synth.control_change(channel, CC_REVERB_SEND, 127)
+            synth.control_change(channel, CC_REVERB_SEND, 0)
             synth.control_change(channel, CC_CHORUS_SEND, 0)
 
         # Audio group channel % groups is written straight into the stem's row.
         rows = [0] * groups
         for stem_index, channel in enumerate(channels):
             rows[channel % groups] = stem_index
-        synth.attach(dry, wet, rows)
+        synth.attach(dry, None, rows)
         events = _note_events(song, channels, sample_rate, frames)
 
         position = 0
@@ -120,13 +119,7 @@ def render_song(
         if position < frames:
             synth.render(position, frames - position)
 
-    if wet is None:
-        return dry if stereo else np.float32(0.5) * (dry[:, 0] + dry[:, 1])
-    levels = np.array([stem.sound.reverb for stem in stems], np.float32)[:, None]
-    if stereo:
-        return dry + levels[:, :, None] * wet
-    half = np.float32(0.5)
-    return half * (dry[:, 0] + dry[:, 1]) + (half * levels) * (wet[:, 0] + wet[:, 1])
+    return dry if stereo else np.float32(0.5) * (dry[:, 0] + dry[:, 1])
 
 
 def _note_events(

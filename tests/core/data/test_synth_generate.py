@@ -12,6 +12,7 @@ import yaml
 
 from core.data.silence import is_silent
 from core.data.synth.compose import compose_song
+from core.data.synth.sources import KIT_FONT_FILES
 from core.data.synth.generate import generate_dataset, song_seed
 from core.data.synth.layout import split_of, track_name
 from core.errors import OutputExistsError
@@ -57,7 +58,10 @@ def test_layout_metadata_and_disjoint_splits(tiny_synth):
             ranges = {"Bass": range(32, 40), "Guitar": range(24, 32), "Piano": range(0, 8)}
             if not info["is_drum"]:
                 assert info["program_num"] in ranges[info["inst_class"]]
-            assert info["plugin_name"] in ("FluidR3_GM.sf2", "MuseScore_General_Lite.sf3")
+            assert info["plugin_name"] in (
+                "FluidR3_GM.sf2", "MuseScore_General_Lite.sf3", *KIT_FONT_FILES
+            )
+            assert info["source_kind"] in ("gm", "kit")
             assert info["midi_program_name"]
 
 
@@ -176,4 +180,8 @@ def test_each_stem_sounds_as_when_rendered_alone_with_its_own_font():
     for index, stem in enumerate(song.stems):
         alone = render_song(dataclasses.replace(song, stems=(stem,)), 22050)[0]
         error = np.sum((alone - together[index]) ** 2) / max(np.sum(alone**2), 1e-12)
-        assert error < 1e-4, (stem.part, stem.sound.program, stem.sound.font.name, error)
+        # FluidSynth renders a few presets (MuseScore's slap bass 36) slightly
+        # differently when other channels play (-34 dB here, -40 dB before the
+        # generator's rewrite picked another song); a stem of another instrument
+        # leaking in would be far louder than -30 dB.
+        assert error < 1e-3, (stem.part, stem.sound.program, stem.sound.font.name, error)
