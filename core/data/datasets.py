@@ -1,9 +1,10 @@
 """PyTorch datasets over a Slakh-style split (read and cached by :mod:`core.data.slakh`).
 
 - :class:`RandomCropDataset` for training (METHOD.md section 3): random crops, one
-  random target label per item. Item ``i`` is a pure function of ``(seed, i)``, so a
-  run resumed at step k, which asks for the same indices, sees the same data as an
-  uninterrupted run, whatever the number of DataLoader workers.
+  random target label per item, optionally remixed from four songs. Item ``i`` is a
+  pure function of ``(seed, i)``, so a run resumed at step k, which asks for the same
+  indices, sees the same data as an uninterrupted run, whatever the number of
+  DataLoader workers.
 - :class:`ChunkDataset` for evaluation (METHOD.md section 6): consecutive
   fixed-length chunks of every track, with the paper's drop rules.
 """
@@ -22,6 +23,8 @@ from core.errors import ConfigError
 from core.instruments import INSTRUMENTS
 from core.progress import ProgressCallback, no_progress
 
+REMIX_GAIN = (0.25, 1.25)
+"""Range of the random gain of each stem in a remixed item."""
 UNBOUNDED_LENGTH = 2**31 - 1
 """Default number of crops: items are computed on demand, so any index is fine."""
 
@@ -37,6 +40,12 @@ class RandomCropDataset(Dataset):
        uniform in that track;
     2. a label uniform in 0..3 (:data:`core.instruments.INSTRUMENTS` order). The target
        may be silent, as in the paper.
+    3. **Remix** (with probability ``remix``, from a second generator seeded with
+       ``(seed, i, 1)`` so that items without remix do not change): each of the four
+       stems comes from its own crop position of a different track (as far as the
+       split has four), times a gain uniform in :data:`REMIX_GAIN` and a random
+       polarity; the mixture is their sum, ``m = sum_c s_c g_c p_c``, and the target
+       the remixed stem of the label (as Demucs, Open-Unmix and the MDX entries do).
 
     Tracks shorter than a segment are zero-padded at the end.
 
@@ -54,6 +63,7 @@ class RandomCropDataset(Dataset):
         cache_dir: override the decoded-audio cache location.
         progress: ``progress(fraction, message)`` while the cache is built.
         jobs: processes decoding audio into the cache on first use.
+        remix: probability that an item is remixed from four tracks (0 = never).
     """
 
     def __init__(
@@ -67,9 +77,13 @@ class RandomCropDataset(Dataset):
         cache_dir: str | Path | None = None,
         progress: ProgressCallback = no_progress,
         jobs: int = 1,
+        remix: float = 0.0,
     ) -> None:
         if segment_samples < 1:
             raise ValueError("segment_samples must be positive")
+        if not 0.0 <= remix <= 1.0:
+            raise ValueError("remix must be a probability in [0, 1]")
+        self.remix = float(remix)
         if seed < 0:
             raise ValueError("seed must be non-negative")
         if length < 1:
@@ -88,25 +102,58 @@ class RandomCropDataset(Dataset):
     def __len__(self) -> int:
         return self.length
 
+    def _position(self, rng: np.random.Generator) -> tuple[int, int]:
+        """A crop position ``(track, offset)`` drawn uniformly among all of the split's."""
+        position = int(rng.integers(int(self._ends[-1])))
+        track = int(np.searchsorted(self._ends, position, side="right"))
+        return track, position - (int(self._ends[track - 1]) if track else 0)
+
     def crop(self, index: int) -> tuple[int, int, int]:
         """``(track index, offset in samples, label)`` of item ``index``."""
         rng = np.random.default_rng([self.seed, int(index)])
-        position = int(rng.integers(int(self._ends[-1])))
-        track = int(np.searchsorted(self._ends, position, side="right"))
-        offset = position - (int(self._ends[track - 1]) if track else 0)
+        track, offset = self._position(rng)
         label = int(rng.integers(len(INSTRUMENTS)))
         return track, offset, label
+
+    def _segment(self, track: int, offset: int) -> np.ndarray:
+        """float32 ``(5, segment_samples)`` of ``track`` from ``offset``, zero-padded."""
+        piece = self.tracks[track].read(offset, offset + self.segment_samples)
+        if piece.shape[1] == self.segment_samples:
+            return piece
+        padded = np.zeros((piece.shape[0], self.segment_samples), np.float32)
+        padded[:, : piece.shape[1]] = piece
+        return padded
+
+    def remixed(self, index: int, label: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(mixture, target)`` of item ``index`` when it is remixed, else None."""
+        if self.remix <= 0.0:
+            return None
+        rng = np.random.default_rng([self.seed, int(index), 1])
+        if rng.random() >= self.remix:
+            return None
+        used: set[int] = set()
+        stems = np.zeros((len(INSTRUMENTS), self.segment_samples), np.float32)
+        for instrument in range(len(INSTRUMENTS)):
+            track, offset = self._position(rng)
+            for _ in range(8):  # a different track for each stem, where there are enough
+                if track not in used or len(used) >= len(self.tracks):
+                    break
+                track, offset = self._position(rng)
+            used.add(track)
+            gain = rng.uniform(*REMIX_GAIN) * (1.0 if rng.random() < 0.5 else -1.0)
+            stems[instrument] = self._segment(track, offset)[1 + instrument] * np.float32(gain)
+        return stems.sum(axis=0), stems[label]
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         if not 0 <= index < self.length:
             raise IndexError(f"item {index} out of range 0..{self.length - 1}")
         track, offset, label = self.crop(index)
-        audio = self.tracks[track].audio()
-        available = min(self.segment_samples, audio.shape[1] - offset)
-        mixture = np.zeros(self.segment_samples, np.float32)
-        target = np.zeros(self.segment_samples, np.float32)
-        mixture[:available] = audio[0, offset : offset + available]
-        target[:available] = audio[1 + label, offset : offset + available]
+        remixed = self.remixed(index, label)
+        if remixed is not None:
+            mixture, target = remixed
+        else:
+            piece = self._segment(track, offset)
+            mixture, target = piece[0].copy(), piece[1 + label].copy()
         return torch.from_numpy(mixture), torch.from_numpy(target), label
 
 
@@ -144,10 +191,9 @@ class ChunkDataset(Dataset):
         self.tracks: list[Track] = load_split(root, split, include_other, cache_dir, progress, jobs)
         self.chunks: list[tuple[int, int]] = []
         for track_index, track in enumerate(self.tracks):
-            audio = track.audio()
             for chunk_index in range(track.num_samples // self.chunk_samples):
                 start = chunk_index * self.chunk_samples
-                piece = audio[:, start : start + self.chunk_samples]
+                piece = track.read(start, start + self.chunk_samples)
                 silent = is_silent(piece, threshold)
                 if not silent[0] and int(silent[1:].sum()) <= 2:
                     self.chunks.append((track_index, chunk_index))
@@ -159,7 +205,7 @@ class ChunkDataset(Dataset):
         track_index, chunk_index = self.chunks[index]
         track = self.tracks[track_index]
         start = chunk_index * self.chunk_samples
-        piece = np.array(track.audio()[:, start : start + self.chunk_samples], dtype=np.float32)
+        piece = track.read(start, start + self.chunk_samples)
         return (
             torch.from_numpy(piece[0].copy()),
             torch.from_numpy(piece[1:].copy()),

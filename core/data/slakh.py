@@ -21,10 +21,14 @@ or unreadable, its stems differ in length or sample rate, it has no stem of the
 four classes, or it is empty.
 
 **Cache.** Each usable track is decoded once (channels averaged, resampled to
-22 050 Hz with soxr) into ``TRACK.npy``: float32 ``(5, samples)``, row 0 the mixture
-and rows 1-4 the targets in :data:`core.instruments.INSTRUMENTS` order, opened later
-with ``np.load(mmap_mode="r")``. An ``index.json`` per split stores every track's
-length and the size and modification time of its source files, so a changed track
+22 050 Hz with soxr) into ``TRACK.npy``: int16 ``(R, samples)``, the four targets in
+:data:`core.instruments.INSTRUMENTS` order (and "other" as a fifth row with
+``include_other``), opened later with ``np.load(mmap_mode="r")``. Sample value
+``v`` stands for ``v * scale``: ``scale = 2^-15`` (lossless for 16-bit sources at
+22 050 Hz, e.g. ``stemforge synth``'s) unless a target peaks at or above full scale,
+then ``peak / 32767``. The mixture is not stored: :meth:`Track.read` sums the rows.
+This takes 2/5 of the float32 cache's memory. An ``index.json`` per split stores every
+track's length, scale and the size and modification time of its source files, so a changed track
 is decoded again and an unchanged dataset opens without touching the audio. The
 cache lives in ``ROOT/.stemforge-cache`` when the dataset folder is writable, else
 in ``~/.cache/stemforge/datasets/<hash of ROOT>`` (``$XDG_CACHE_HOME`` respected).
@@ -54,7 +58,7 @@ SPLITS = ("train", "validation", "test", "omitted")
 CLASS_TO_INSTRUMENT = {"Bass": "bass", "Drums": "drums", "Guitar": "guitar", "Piano": "piano"}
 OTHER = "other"
 AUDIO_SUFFIXES = (".flac", ".wav")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 CACHE_FOLDER = ".stemforge-cache"
 
 
@@ -86,15 +90,31 @@ class TrackSource:
 
 @dataclass(frozen=True)
 class Track:
-    """A decoded track in the cache: ``num_samples`` samples at 22 050 Hz."""
+    """A decoded track in the cache: ``num_samples`` samples at 22 050 Hz, int16 rows
+    standing for ``value * scale`` (see the module doc)."""
 
     name: str
     num_samples: int
     path: Path
+    scale: float = 2.0**-15
+
+    def pcm(self) -> np.ndarray:
+        """Memory-mapped int16 ``(R, samples)``: the four targets (and "other")."""
+        return np.load(self.path, mmap_mode="r")
+
+    def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """float32 ``(5, stop - start)``: row 0 the mixture (sum of every stored row),
+        rows 1-4 the targets. Only that range is read from the cache."""
+        rows = np.asarray(self.pcm()[:, start:stop], dtype=np.int32)
+        out = np.empty((1 + len(INSTRUMENTS), rows.shape[1]), np.float32)
+        scale = np.float32(self.scale)
+        out[0] = rows.sum(axis=0) * scale
+        out[1:] = rows[: len(INSTRUMENTS)] * scale
+        return out
 
     def audio(self) -> np.ndarray:
-        """Memory-mapped float32 ``(5, samples)``: mixture, then the four targets."""
-        return np.load(self.path, mmap_mode="r")
+        """The whole track as :meth:`read` gives it: float32 ``(5, samples)``."""
+        return self.read()
 
 
 # --------------------------------------------------------------------------- scanning
@@ -262,11 +282,10 @@ def _decode_mono(path: Path) -> tuple[np.ndarray, int]:
     return audio.mean(axis=1, dtype=np.float32), rate
 
 
-def decode_track(source: TrackSource, include_other: bool = False) -> np.ndarray:
-    """Decode a track to float32 ``(5, samples)`` at 22 050 Hz mono: rows 1-4 the targets
-    (each the sum of its stems), row 0 the mixture = their sum (plus the "other" stems
-    when ``include_other``). Resampling happens before the mixture is summed, so row 0
-    is the sum of rows 1-4 (and "other") as stored."""
+def decode_track(source: TrackSource, include_other: bool = False) -> tuple[np.ndarray, float]:
+    """Decode a track to int16 ``(R, samples)`` at 22 050 Hz mono and its scale: the
+    four targets (each the sum of its stems) and, with ``include_other``, the "other"
+    stems as a fifth row (see the module doc for the scale)."""
     names = list(INSTRUMENTS) + ([OTHER] if include_other else [])
     sums: dict[str, np.ndarray] = {}
     rate = MODEL_SAMPLE_RATE
@@ -283,10 +302,15 @@ def decode_track(source: TrackSource, include_other: bool = False) -> np.ndarray
             rows[row] = sums[name]
     if rate != MODEL_SAMPLE_RATE:
         rows = np.ascontiguousarray(soxr.resample(rows.T, rate, MODEL_SAMPLE_RATE, quality="HQ").T)
-    out = np.empty((1 + len(INSTRUMENTS), rows.shape[1]), np.float32)
-    out[1:] = rows[: len(INSTRUMENTS)]
-    out[0] = rows.sum(axis=0)
-    return out
+    return quantise(rows)
+
+
+def quantise(rows: np.ndarray) -> tuple[np.ndarray, float]:
+    """float rows -> (int16 rows, scale) with ``rows ~ int16 * scale`` (module doc)."""
+    peak = float(np.max(np.abs(rows))) if rows.size else 0.0
+    scale = 2.0**-15 if peak < 32767 * 2.0**-15 else peak / 32767
+    pcm = np.clip(np.round(rows / scale), -32768, 32767).astype(np.int16)
+    return pcm, scale
 
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:
@@ -317,13 +341,17 @@ def _build_cache_entry(job: tuple[Path, Path, bool]) -> tuple[str, dict | None, 
     directory, array_path, include_other = job
     try:
         source = inspect_track(directory, include_other)
-        audio = decode_track(source, include_other)
+        audio, scale = decode_track(source, include_other)
     except UnusableTrack as reason:
         return directory.name, None, str(reason)
     except (RuntimeError, sf.LibsndfileError, ValueError, MemoryError) as error:
         return directory.name, None, f"cannot decode ({error})"
     _save_atomic(array_path, audio)
-    entry = {"samples": int(audio.shape[1]), "files": _signature(directory, source.files())}
+    entry = {
+        "samples": int(audio.shape[1]),
+        "scale": scale,
+        "files": _signature(directory, source.files()),
+    }
     return directory.name, entry, None
 
 
@@ -398,6 +426,11 @@ def load_split(
         _write_index(index_path, fresh_index)
     progress(1.0, f"{split}: {len(fresh_index)} tracks")
     return [
-        Track(name, int(fresh_index[name]["samples"]), cache / f"{name}.npy")
+        Track(
+            name,
+            int(fresh_index[name]["samples"]),
+            cache / f"{name}.npy",
+            float(fresh_index[name].get("scale", 2.0**-15)),
+        )
         for name in sorted(fresh_index)
     ]

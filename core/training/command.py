@@ -94,6 +94,9 @@ def _add_stage_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
                              "core); on a CPU shared with other jobs, 1 is often much faster")
     parser.add_argument("--workers", type=_non_negative_int, default=None,
                         help=f"data-loading processes (default: {d('workers')})")
+    parser.add_argument("--remix", type=float, default=None, metavar="P",
+                        help="probability that a training crop is remixed from four songs "
+                             f"(random gains and polarities) (default: {d('remix')})")
     parser.add_argument("--checkpoint-minutes", type=float, default=None,
                         help=f"minutes between checkpoints (default: {d('checkpoint_minutes')})")
     parser.add_argument("--validate-every", type=int, default=None,
@@ -151,6 +154,7 @@ def build_config(args: argparse.Namespace) -> tuple[TrainingConfig, bool]:
         "checkpoint_minutes": args.checkpoint_minutes,
         "validate_every": args.validate_every,
         "log_every": args.log_every,
+        "remix": args.remix,
     }
     if stage == "extractor":
         overrides["loss"] = args.loss

@@ -108,6 +108,9 @@ class TrainingConfig:
         train_split, validation_split: dataset splits (folders under ``data``).
         device: ``auto``, ``cpu``, ``cuda`` or ``mps`` (``cuda`` uses bf16 autocast).
         workers: data-loading worker processes (0: load in the training process).
+        remix: probability that a training crop is remixed from the stems of four
+            songs with random gains and polarities (see
+            :class:`core.data.datasets.RandomCropDataset`); 0 = never (the paper).
     """
 
     data: str = ""
@@ -130,6 +133,7 @@ class TrainingConfig:
     validation_split: str = "validation"
     device: str = "auto"
     workers: int = 0
+    remix: float = 0.0
 
     stage = "base"
 
@@ -168,6 +172,8 @@ class TrainingConfig:
             problems.append("validate_every and log_every must be >= 1")
         if self.validation_crops < 0 or self.workers < 0:
             problems.append("validation_crops and workers must be >= 0")
+        if not 0.0 <= self.remix <= 1.0:
+            problems.append(f"remix must be a probability in [0, 1], got {self.remix}")
         return problems
 
     def to_dict(self) -> dict[str, Any]:

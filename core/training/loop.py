@@ -453,7 +453,12 @@ def open_datasets(resolved: ResolvedConfig, progress=None):
     config = resolved.config
     extra = {} if progress is None else {"progress": progress}
     train_dataset = RandomCropDataset(
-        config.data, config.train_split, resolved.segment_samples, seed=config.seed, **extra
+        config.data,
+        config.train_split,
+        resolved.segment_samples,
+        seed=config.seed,
+        remix=config.remix,
+        **extra,
     )
     validation_dataset = None
     if config.validation_crops > 0 and (Path(config.data) / config.validation_split).is_dir():

@@ -24,9 +24,6 @@ from core.data.synth.compose import Song, compose_song
 from core.data.synth.datacard import write_data_card
 from core.data.synth.fluidsynth import library
 from core.data.synth.fonts import find_kit_fonts, resolve_fonts
-from core.data.synth.mixdown import produce, render_stems
-from core.data.synth.recorded import find_instruments
-from core.data.synth.sources import DEFAULT_RECORDED_SHARE, Palette
 from core.data.synth.layout import (
     existing_record,
     generation_record,
@@ -36,7 +33,9 @@ from core.data.synth.layout import (
     track_name,
     write_track,
 )
-from core.data.synth.render import render_song
+from core.data.synth.mixdown import produce, render_stems
+from core.data.synth.recorded import find_instruments
+from core.data.synth.sources import DEFAULT_RECORDED_SHARE, Palette
 from core.errors import OutputExistsError
 from core.instruments import MODEL_SAMPLE_RATE
 from core.progress import NEVER_CANCELLED, CancelToken, ProgressCallback, no_progress

@@ -129,7 +129,8 @@ def test_chunk_dataset_applies_the_drop_rules(tmp_path):
     assert mixture.shape == (chunk,) and stems.shape == (4, chunk)
     assert mixture.dtype == torch.float32 and stems.dtype == torch.float32
     assert is_silent(stems.numpy()).tolist() == [True, True, False, False]
-    assert np.array_equal(stems[2].numpy(), loud["guitar"][2 * chunk : 3 * chunk])
+    expected = loud["guitar"][2 * chunk : 3 * chunk]
+    assert np.abs(stems[2].numpy() - expected).max() <= 2.0**-16  # int16 cache: half an LSB
     assert torch.allclose(mixture, stems.sum(0), atol=1e-6)
 
 
@@ -148,3 +149,61 @@ def test_datasets_read_the_generated_set(tiny_synth):
     assert mixture.shape == (8192,) and 0 <= label < 4
     chunks = ChunkDataset(tiny_synth, "test", chunk_samples=16384)
     assert len(chunks) <= 4  # 3 s hold four 16384-sample chunks
+
+
+def test_the_cache_stores_int16_and_is_lossless_for_16_bit_sources(tmp_path):
+    pcm = (np.random.default_rng(0).integers(-8000, 8000, (4, 2048))).astype(np.int16)
+    stems = dict(zip(("bass", "drums", "guitar", "piano"), pcm.astype(np.float32) / 32768, strict=True))
+    write_preprocessed_track(tmp_path / "train", "T", stems)
+    dataset = RandomCropDataset(tmp_path, "train", 1024, seed=0, length=4)
+    (track,) = dataset.tracks
+    assert track.pcm().dtype == np.int16 and track.pcm().shape == (4, 2048)
+    audio = track.audio()
+    assert np.array_equal(audio[1:], pcm.astype(np.float32) / 32768)
+    assert np.array_equal(audio[0], pcm.astype(np.int32).sum(axis=0) / np.float32(32768))
+
+
+def _remix_root(tmp_path, tracks=5):
+    """Tracks whose every stem is a distinct constant, so a crop names its source."""
+    for t in range(tracks):
+        stems = {
+            name: np.full(8192, (t + 1) * 0.01 + c * 0.1, np.float32)
+            for c, name in enumerate(("bass", "drums", "guitar", "piano"))
+        }
+        write_preprocessed_track(tmp_path / "train", f"T{t}", stems)
+    return tmp_path
+
+
+def test_remixed_items_sum_four_stems_of_different_tracks_with_gain_and_polarity(tmp_path):
+    root = _remix_root(tmp_path)
+    dataset = RandomCropDataset(root, "train", 1024, seed=2, length=400, remix=1.0)
+    levels = np.array([[(t + 1) * 0.01 + c * 0.1 for c in range(4)] for t in range(5)])
+    signs = set()
+    for index in range(40):
+        mixture, target, label = dataset[index]
+        again = dataset[index]  # a pure function of (seed, index)
+        assert torch.equal(mixture, again[0]) and torch.equal(target, again[1])
+        stems = dataset.remixed(index, label)
+        assert stems is not None
+        assert np.allclose(mixture.numpy(), stems[0]) and np.allclose(target.numpy(), stems[1])
+        # the target is the label's stem of some track, times a gain in [0.25, 1.25]
+        value = float(target[0])
+        ratios = np.abs(value) / levels[:, label]
+        assert np.any((ratios >= 0.25 - 1e-3) & (ratios <= 1.25 + 1e-3))
+        signs.add(np.sign(value))
+    assert signs == {-1.0, 1.0}
+
+
+def test_remix_probability_zero_leaves_items_unchanged_and_half_remixes_about_half(tmp_path):
+    root = _remix_root(tmp_path)
+    plain = RandomCropDataset(root, "train", 1024, seed=5, length=400)
+    never = RandomCropDataset(root, "train", 1024, seed=5, length=400, remix=0.0)
+    half = RandomCropDataset(root, "train", 1024, seed=5, length=400, remix=0.5)
+    for index in range(20):
+        assert torch.equal(plain[index][0], never[index][0])
+    remixed = [half.remixed(i, 0) is not None for i in range(400)]
+    assert 0.4 < np.mean(remixed) < 0.6
+    for index in (i for i in range(20) if not remixed[i]):
+        assert torch.equal(plain[index][0], half[index][0])
+    with pytest.raises(ValueError):
+        RandomCropDataset(root, "train", 1024, remix=1.5)

@@ -12,9 +12,9 @@ import yaml
 
 from core.data.silence import is_silent
 from core.data.synth.compose import compose_song
-from core.data.synth.sources import KIT_FONT_FILES
 from core.data.synth.generate import generate_dataset, song_seed
 from core.data.synth.layout import split_of, track_name
+from core.data.synth.sources import KIT_FONT_FILES
 from core.errors import OutputExistsError
 
 
