@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from core.errors import ConfigError, StemforgeError
+from core.training.config import DistillConfig
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -41,7 +43,10 @@ small sigma_max, 0.001-0.01). Untuned."""
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``stemforge export``."""
     parser.add_argument("--extractor", required=True, type=Path, metavar="RUN1", help="the extractor run folder")
-    parser.add_argument("--student", required=True, type=Path, metavar="RUN3", help="the distillation (student) run folder")
+    parser.add_argument("--student", type=Path, default=None, metavar="RUN3",
+                        help="the distillation (student) run folder; without it the bundle "
+                             "holds the extractor alone and offers only the draft preset "
+                             "(for comparing extractors)")
     parser.add_argument("--teacher", type=Path, default=None, metavar="RUN2",
                         help="the diffusion run folder, to include the teacher (adds a 'reference' preset)")
     parser.add_argument("--out", required=True, type=Path, metavar="BUNDLE_DIR", help="bundle folder to write (must not exist or be empty)")
@@ -74,7 +79,7 @@ def describe_stage(run) -> dict:
 
 def export_bundle(
     extractor_dir: Path,
-    student_dir: Path,
+    student_dir: Path | None,
     out: Path,
     bundle_id: str,
     teacher_dir: Path | None = None,
@@ -93,24 +98,28 @@ def export_bundle(
     from core.training.runs import open_run
 
     extractor = open_run(extractor_dir, "extractor")
-    student = open_run(student_dir, "distill")
+    student = open_run(student_dir, "distill") if student_dir is not None else None
     teacher = open_run(teacher_dir, "diffusion") if teacher_dir is not None else None
     for run in (student, teacher):
         if run is not None and run.resolved.net != extractor.resolved.net:
             raise ConfigError(
                 f"{run.path} was not trained on the architecture of the extractor {extractor.path}"
             )
-    distilled_from = Path(student.resolved.config.extractor)
-    if distilled_from.resolve() != Path(extractor_dir).resolve():
+    distilled_from = Path(student.resolved.config.extractor) if student else None
+    if distilled_from is not None and distilled_from.resolve() != Path(extractor_dir).resolve():
         print(
             f"stemforge: warning: the student was distilled with the extractor {distilled_from}, "
             f"exporting it with {extractor_dir}",
             file=sys.stderr,
         )
     presets = {name: dict(row) for name, row in UNTUNED_PRESETS.items()}
+    if student is None:
+        presets = {name: row for name, row in presets.items() if row["steps"] == 0}
     if teacher is not None:
         presets["reference"] = dict(REFERENCE_PRESET)
-    runs = {"extractor": extractor, "student": student}
+    runs = {"extractor": extractor}
+    if student is not None:
+        runs["student"] = student
     if teacher is not None:
         runs["teacher"] = teacher
     metrics = {"presets_tuned": False}
@@ -122,20 +131,20 @@ def export_bundle(
         "data": extractor.resolved.config.data,
         "stages": {name: describe_stage(run) for name, run in runs.items()},
     }
-    distill_config = student.resolved.config
+    defaults = {f.name: f.default for f in fields(DistillConfig)}
+    distill = student.resolved.config if student is not None else None
     return save_bundle(
         out,
         bundle_id=bundle_id,
         config=extractor.resolved.net,
         config_name=extractor.resolved.config.net,
         extractor=extractor.unet(),
-        student=student.unet(),
+        student=student.unet() if student is not None else None,
         teacher=teacher.unet() if teacher is not None else None,
         presets=presets,
         diffusion={
-            "sigma_data": distill_config.sigma_data,
-            "sigma_min": distill_config.sigma_min,
-            "rho": distill_config.rho,
+            name: getattr(distill, name) if distill is not None else defaults[name]
+            for name in ("sigma_data", "sigma_min", "rho")
         },
         metrics=metrics,
         training_data=training_data,

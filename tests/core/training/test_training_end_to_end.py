@@ -88,6 +88,13 @@ def test_train_three_stages_export_and_separate(tiny_slakh, tmp_path, make_audio
     assert manifest["training_data"]["stages"]["student"]["steps"] == 3
     assert manifest["presets"]["fast"] == {"steps": 1, "sigma_max": 0.0124, "sampler": "consistency"}
 
+    alone = tmp_path / "extractor-only"
+    assert export.run(parse(export.add_arguments, [
+        "--extractor", runs / "extractor", "--out", alone, "--id", "tiny-extractor"])) == 0
+    only = json.loads((alone / "manifest.json").read_text())
+    assert only["networks"] == ["extractor"] and list(only["presets"]) == ["draft"]
+    assert load_model(alone, "cpu") is not None
+
     model = load_model(bundle, "cpu")
     song = make_audio("song.wav", seconds=0.3, samplerate=44100, channels=2)
     frames = sf.info(song).frames
