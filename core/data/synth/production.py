@@ -12,15 +12,16 @@ gets some EQ; some guitars and keys get chorus or phaser; most stems get a rever
 send (``Reverb`` with ``dry_level`` 1: dry plus wet).
 
 **Mix bus** (:func:`apply_bus`): the bus chain runs on the mixture ``x = sum_s x_s``
-to give ``y``. Its gain is the ratio of smoothed envelopes
+to give ``y``. Its gain is the ratio of peak envelopes
 
-    g[n] = sqrt((E[y^2][n] + eps) / (E[x^2][n] + eps)),
+    g = A[(P[|y|] + eps) / (P[|x|] + eps)],
 
-with ``E`` a moving average over :data:`BUS_ENVELOPE_SECONDS`, and every stem is
-multiplied by the same ``g``. The mixture therefore stays exactly the sum of the
-stems, and carries the bus's time-varying gain reduction (the limiter's loudness
-push included); what the envelope ratio cannot reproduce is the limiter's
-sample-level waveform shaping.
+with ``P`` a running maximum and ``A`` a moving average, both over
+:data:`BUS_ENVELOPE_SECONDS`, and every stem is multiplied by the same ``g``. The
+mixture therefore stays exactly the sum of the stems and carries the bus's
+time-varying gain reduction: peaks the limiter caught are caught here too, so a
+pushed song comes out with the limiter's loudness and crest factor (within the
+smoothing; the limiter's sample-level waveform shaping is not reproduced).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BUS_ENVELOPE_SECONDS = 0.01
+BUS_ENVELOPE_SECONDS = 0.005
 """Window of the envelope the bus gain is measured with."""
 ROCK_STYLES = ("rock", "shuffle")
 """Styles whose guitars are distorted most of the time."""
@@ -165,6 +166,15 @@ def moving_average(x: np.ndarray, window: int) -> np.ndarray:
     return (sums[window:window + x.shape[0]] - sums[: x.shape[0]]) / window
 
 
+def running_max(x: np.ndarray, window: int) -> np.ndarray:
+    """Centred running maximum of ``x`` over ``window`` samples (same length)."""
+    if window <= 1 or x.shape[0] == 0:
+        return x
+    half = window // 2
+    padded = np.concatenate([np.zeros(half, x.dtype), x, np.zeros(window - half - 1, x.dtype)])
+    return np.lib.stride_tricks.sliding_window_view(padded, window).max(axis=1)
+
+
 def bus_gain(mixture: np.ndarray, chain: Sequence[Effect], sample_rate: int) -> np.ndarray:
     """The time-varying gain ``g`` (float32, ``mixture``'s shape) of the bus ``chain``
     on ``mixture``, as in the module doc; all ones for an empty chain."""
@@ -172,10 +182,11 @@ def bus_gain(mixture: np.ndarray, chain: Sequence[Effect], sample_rate: int) -> 
         return np.ones_like(mixture, dtype=np.float32)
     processed = apply_chain(mixture, chain, sample_rate)
     window = max(1, int(BUS_ENVELOPE_SECONDS * sample_rate))
-    eps = 1e-8
-    power_in = moving_average(mixture.astype(np.float64) ** 2, window)
-    power_out = moving_average(processed.astype(np.float64) ** 2, window)
-    gain = np.sqrt((power_out + eps) / (power_in + eps))
+    eps = 1e-6
+    ratio = (running_max(np.abs(processed), window) + eps) / (
+        running_max(np.abs(mixture), window) + eps
+    )
+    gain = moving_average(ratio.astype(np.float64), window)
     return np.clip(gain, 0.0, 8.0).astype(np.float32)
 
 
