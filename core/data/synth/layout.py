@@ -30,7 +30,7 @@ from core.data.synth.midi import DRUM_CHANNEL, build_midi_file, program_change
 
 SPLITS = ("train", "validation", "test")
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # the C emitter is about 10x faster
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 """Bumped whenever a change to the generator changes the audio for a given seed."""
 
 

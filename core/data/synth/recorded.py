@@ -10,7 +10,8 @@ Playing a note ``(start, duration, pitch, velocity)``:
 
 1. **Key.** The nearest sampled key ``k`` of the chosen articulation; the sample is
    pitch-shifted by resampling with ratio ``r = 2^((pitch - k) / 12)`` (it plays
-   ``r`` times faster: ``y[n] = x(n r)``, linear interpolation). Notes further than
+   ``r`` times faster: ``y[n] = x(n r)``, band-limited by soxr, so an upward shift
+   does not alias; each shifted sample is made once per process and reused). Notes further than
    :data:`MAX_SHIFT` semitones from every key move by octaves into the sampled range.
    Drums never shift: an unsampled drum key falls back to a related piece
    (:data:`DRUM_FALLBACK`) or is dropped.
@@ -164,15 +165,17 @@ def _sample(path: Path, sample_rate: int) -> np.ndarray:
     return np.ascontiguousarray(mono)
 
 
-def _shifted(x: np.ndarray, ratio: float, length: int) -> np.ndarray:
-    """``y[n] = x(n * ratio)`` for ``n < length`` by linear interpolation (zero past the end)."""
-    if ratio == 1.0:
-        out = np.zeros(length, np.float32)
-        take = min(length, x.shape[0])
-        out[:take] = x[:take]
-        return out
-    positions = np.arange(length, dtype=np.float64) * ratio
-    return np.interp(positions, np.arange(x.shape[0]), x, right=0.0).astype(np.float32)
+@lru_cache(maxsize=8192)
+def _pitched(path: Path, sample_rate: int, semitones: int) -> np.ndarray:
+    """The sample of ``path`` at ``sample_rate`` played ``semitones`` higher:
+    ``y[n] = x(n r)`` with ``r = 2^(semitones / 12)``, band-limited resampling."""
+    import soxr
+
+    source = _sample(path, sample_rate)
+    if semitones == 0:
+        return source
+    ratio = 2.0 ** (semitones / 12.0)
+    return np.ascontiguousarray(soxr.resample(source, ratio, 1.0, quality="MQ"), np.float32)
 
 
 class Sampler:
@@ -253,10 +256,8 @@ class Sampler:
                 continue
             key, pitch = found
             region, gain = self._region(key, int(note.velocity))
-            source = _sample(self.instrument.folder / region.file, self.sample_rate)
-            ratio = 2.0 ** ((pitch - key) / 12.0)
-            available = int(source.shape[0] / ratio)
-            end = onset + available
+            source = _pitched(self.instrument.folder / region.file, self.sample_rate, pitch - key)
+            end = onset + source.shape[0]
             stop = cut_at[index]
             if not self.instrument.is_drum:
                 note_off = onset + max(release, int(round(note.duration * self.sample_rate)))
@@ -264,7 +265,7 @@ class Sampler:
             length = min(end, frames, stop + release if stop is not None else end) - onset
             if length <= 0:
                 continue
-            voice = _shifted(source, ratio, length) * np.float32(gain)
+            voice = source[:length] * np.float32(gain)
             if stop is not None and stop - onset < length:
                 tail = voice[max(0, stop - onset) :]
                 tail *= fade[: tail.shape[0]]
