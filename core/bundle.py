@@ -44,6 +44,7 @@ from safetensors.torch import save_file
 
 import core
 from core.devices import resolve_device
+from core.diffusion.constants import RHO, SIGMA_DATA, SIGMA_MIN
 from core.errors import ConfigError, ModelLoadError, OutputExistsError
 from core.hybrid import HybridModel
 from core.instruments import INSTRUMENTS, MODEL_SAMPLE_RATE
@@ -58,10 +59,10 @@ NETWORKS = ("extractor", "student", "teacher")
 DEFAULT_BUNDLE_ID = "stemforge-lite"
 """Bundle picked when no model is named (else the first installed bundle)."""
 
-DEFAULT_DIFFUSION = {  # diffusion constants of METHOD.md, overridable per bundle
-    "sigma_data": 0.2,
-    "sigma_min": 1e-4,
-    "rho": 9.0,
+DEFAULT_DIFFUSION = {  # diffusion constants of core/METHOD.md, overridable per bundle
+    "sigma_data": SIGMA_DATA,
+    "sigma_min": SIGMA_MIN,
+    "rho": RHO,
     "s_churn": 0.0,
     "s_tmin": 0.0,
     "s_tmax": math.inf,

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 
 import torch
 
-from core.diffusion.preconditioning import SIGMA_DATA, ConsistencyDenoiser, EDMDenoiser
+from core.diffusion.constants import RHO, SIGMA_DATA, SIGMA_MIN
+from core.diffusion.preconditioning import ConsistencyDenoiser, EDMDenoiser
 from core.diffusion.samplers import check_cancel, consistency_sampler, euler_sampler
-from core.diffusion.schedules import RHO, SIGMA_MIN, consistency_sigmas, karras_sigmas
+from core.diffusion.schedules import consistency_sigmas, karras_sigmas
 from core.errors import ConfigError
 from core.instruments import INSTRUMENTS, MODEL_SAMPLE_RATE
 from core.model import Preset

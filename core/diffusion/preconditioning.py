@@ -17,10 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from core.diffusion.schedules import SIGMA_MIN
-
-SIGMA_DATA = 0.2
-"""Standard deviation of the data the preconditioning assumes (stems at waveform scale)."""
+from core.diffusion.constants import SIGMA_DATA, SIGMA_MIN
 
 
 def _per_sample(sigma: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:

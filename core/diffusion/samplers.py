@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from core.diffusion.schedules import SIGMA_MIN
+from core.diffusion.constants import SIGMA_MIN
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import torch
 
-SIGMA_MIN = 1e-4
-"""Lowest noise level of every schedule; also the consistency boundary eps."""
-
-RHO = 9.0
-"""Karras schedule curvature used throughout the method (teacher, distillation, sampling)."""
+from core.diffusion.constants import RHO, SIGMA_MIN
 
 
 def karras_sigmas(

@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from core.diffusion.constants import RHO, SIGMA_DATA, SIGMA_MIN
 from core.errors import ConfigError
 from core.instruments import MODEL_SAMPLE_RATE
 from core.nn.config import CONFIGS, UNetConfig
@@ -52,13 +53,6 @@ EXTRACTOR_LOSSES: tuple[str, ...] = ("mse", "snr")
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 LOG_FILE = "log.jsonl"
-
-# The diffusion constants of METHOD.md (core.diffusion.preconditioning.SIGMA_DATA,
-# core.diffusion.schedules.SIGMA_MIN and RHO), repeated here so that this module, and with
-# it ``stemforge --help``, does not import torch; tests check that they agree.
-SIGMA_DATA = 0.2
-SIGMA_MIN = 1e-4
-RHO = 9.0
 
 RUNTIME_FIELDS: frozenset[str] = frozenset(
     {

@@ -28,9 +28,10 @@ from typing import TextIO
 import torch
 from torch import nn
 
+from core.diffusion.constants import SIGMA_MIN
 from core.diffusion.preconditioning import EDMDenoiser, edm_loss_weight
 from core.diffusion.samplers import draw_noise, euler_sampler
-from core.diffusion.schedules import SIGMA_MIN, karras_sigmas, lognormal_sigmas
+from core.diffusion.schedules import karras_sigmas, lognormal_sigmas
 from core.nn.unet import UNet
 from core.training.batches import Batch, StepGenerators
 from core.training.config import DiffusionConfig, ResolvedConfig

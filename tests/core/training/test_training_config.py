@@ -1,4 +1,4 @@
-"""Training configuration: defaults from METHOD.md, validation, resolution, resumability."""
+"""Training configuration: defaults from core/METHOD.md, validation, resolution, resumability."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import json
 
 import pytest
 
-from core.diffusion import preconditioning, schedules
 from core.errors import ConfigError
 from core.nn.config import CONFIGS
-from core.training import config as training_config
 from core.training.config import (
     DiffusionConfig,
     DistillConfig,
@@ -37,12 +35,6 @@ def test_defaults_follow_the_method():
     assert distill.consistency_weight == distill.denoising_weight == 1.0
     for config in (extractor, diffusion, distill):
         assert config.steps is None and config.minutes == 60.0 and config.ema_decay == 0.999
-
-
-def test_diffusion_constants_agree_with_the_diffusion_package():
-    assert training_config.SIGMA_DATA == preconditioning.SIGMA_DATA
-    assert training_config.SIGMA_MIN == schedules.SIGMA_MIN
-    assert training_config.RHO == schedules.RHO
 
 
 @pytest.mark.parametrize("name", ["tiny", "lite", "paper"])
