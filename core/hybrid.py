@@ -1,6 +1,6 @@
 """The hybrid separator: deterministic extractor + consistency-distilled refiner.
 
-:class:`HybridModel` implements :class:`core.model.StemModel` (METHOD.md sections 3-5):
+:class:`HybridModel` implements :class:`core.model.StemModel` (core/METHOD.md sections 3-5):
 for every (segment, instrument) pair it runs the extractor once, keeping its stage
 activations, then ``preset.steps`` consistency steps of the student (or Euler steps of
 the diffusion teacher for ``preset.sampler == "teacher"``) that reuse those activations.

@@ -7,7 +7,7 @@ RESIDUAL_STEM = "other"
 """Name of the residual stem: input minus the sum of the extracted stems."""
 
 MODEL_SAMPLE_RATE = 22050
-"""Every network works on mono waveforms at this rate (METHOD.md section 1)."""
+"""Every network works on mono waveforms at this rate (core/METHOD.md section 1)."""
 
 
 def label_index(name: str) -> int:

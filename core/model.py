@@ -2,7 +2,7 @@
 
 The pipeline only sees :class:`StemModel`: mono segments at the model's rate in,
 one estimate per requested instrument out. The hybrid extractor + consistency
-refiner of METHOD.md implements it; tests use tiny stand-ins.
+refiner of core/METHOD.md implements it; tests use tiny stand-ins.
 """
 
 from __future__ import annotations

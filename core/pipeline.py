@@ -5,7 +5,7 @@ Data flow, block by block (R = file rate, r = model rate, C channels, S stems)::
     file --read--> (n, C) @R --soxr--> (m, C) @r --overlap-add(model)--> (C, S, m') @r
          --soxr--> (k, C*S) @R --align with the input--> sink(mix (k, C), stems (k, C, S))
 
-Each channel is separated as its own mono signal (METHOD.md section 1). The input
+Each channel is separated as its own mono signal (core/METHOD.md section 1). The input
 blocks wait in a FIFO until the stems for the same frames come out, so the sink
 always receives sample-aligned pairs and, in total, **exactly** as many frames as
 the file has (the resamplers' rounding is padded or trimmed at the end). Memory is

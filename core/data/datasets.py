@@ -1,11 +1,11 @@
 """PyTorch datasets over a Slakh-style split (read and cached by :mod:`core.data.slakh`).
 
-- :class:`RandomCropDataset` for training (METHOD.md section 3): random crops, one
+- :class:`RandomCropDataset` for training (core/METHOD.md section 3): random crops, one
   random target label per item, optionally remixed from four songs. Item ``i`` is a
   pure function of ``(seed, i)``, so a run resumed at step k, which asks for the same
   indices, sees the same data as an uninterrupted run, whatever the number of
   DataLoader workers.
-- :class:`ChunkDataset` for evaluation (METHOD.md section 6): consecutive
+- :class:`ChunkDataset` for evaluation (core/METHOD.md section 6): consecutive
   fixed-length chunks of every track, with the paper's drop rules.
 """
 
@@ -164,7 +164,7 @@ class ChunkDataset(Dataset):
     the last partial chunk is dropped. A chunk is kept only when at most two of its
     four stems are silent and its mixture is not silent, silence being
     ``||x||_2 / n < 1.5e-5`` over the chunk (``n = chunk_samples``; see
-    :mod:`core.data.silence`). This is the rule of METHOD.md section 6 and of the
+    :mod:`core.data.silence`). This is the rule of core/METHOD.md section 6 and of the
     authors' evaluation code.
 
     Items: ``mixture`` float32 tensor ``(chunk_samples,)``, ``stems`` float32 tensor

@@ -1,6 +1,6 @@
 """The paper's silence rule, in numpy (the evaluation has the same rule for tensors).
 
-A signal ``x`` of ``n`` samples is silent when ``||x||_2 / n < 1.5e-5`` (METHOD.md
+A signal ``x`` of ``n`` samples is silent when ``||x||_2 / n < 1.5e-5`` (core/METHOD.md
 section 6): the L2 norm divided by the number of samples, not the RMS. For a
 262 144-sample chunk this marks as silent anything with an RMS below
 ``1.5e-5 * sqrt(262144)`` = 7.7e-3 (about -42 dBFS).

@@ -9,7 +9,7 @@ Two layouts are understood, per track folder ``ROOT/{split}/TrackXXXXX``:
   Bass, Guitar, Piano map to their targets; other classes are dropped, or summed
   into an "other" part of the mixture with ``include_other=True``. Stems marked
   ``audio_rendered: false`` are ignored. ``mix.flac`` is not read: the mixture is
-  the sum of the targets (METHOD.md section 1), plus "other" when asked.
+  the sum of the targets (core/METHOD.md section 1), plus "other" when asked.
 - **MSDM preprocessed**: ``bass.wav``, ``drums.wav``, ``guitar.wav``,
   ``piano.wav`` (``.flac`` accepted); an absent file is a silent target.
 

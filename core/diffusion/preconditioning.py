@@ -5,8 +5,8 @@ where F is the refiner U-Net (conditioned on the label, the extractor's stage
 activations and the mixture). Shapes: ``x (B, 1, L)``, ``sigma`` a scalar or ``(B,)``;
 the result is ``(B, 1, L)``.
 
-- :class:`EDMDenoiser` (Karras et al. 2022, table 1; METHOD.md section 4): the teacher.
-- :class:`ConsistencyDenoiser` (Song et al. 2023, appendix C; METHOD.md section 5): the
+- :class:`EDMDenoiser` (Karras et al. 2022, table 1; core/METHOD.md section 4): the teacher.
+- :class:`ConsistencyDenoiser` (Song et al. 2023, appendix C; core/METHOD.md section 5): the
   student, whose coefficients satisfy the boundary condition ``f(x, eps) = x`` exactly.
 """
 

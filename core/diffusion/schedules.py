@@ -1,4 +1,4 @@
-"""Noise-level schedules (METHOD.md sections 4-5; Karras et al. 2022, eq. 5).
+"""Noise-level schedules (core/METHOD.md sections 4-5; Karras et al. 2022, eq. 5).
 
 Every schedule is a 1-D float32 tensor of noise levels sigma, from high to low.
 """

@@ -24,7 +24,7 @@ EPS = float(torch.finfo(torch.float32).eps)
 """Regulariser of :func:`si_sdr` (1.19e-7, float32 machine epsilon)."""
 
 SILENCE_THRESHOLD = 1.5e-5
-"""METHOD.md section 6: a reference is silent when ``L2 norm / n < 1.5e-5``."""
+"""core/METHOD.md section 6: a reference is silent when ``L2 norm / n < 1.5e-5``."""
 
 
 def si_sdr(estimate: torch.Tensor, reference: torch.Tensor, eps: float = EPS) -> torch.Tensor:
@@ -68,7 +68,7 @@ def is_silent(signal: torch.Tensor, threshold: float = SILENCE_THRESHOLD) -> tor
     """Whether each signal is silent by the paper's rule ``||x||_2 / n < threshold``.
 
     Note the rule divides the L2 norm (not the RMS, which would be ``||x||_2 / sqrt(n)``)
-    by the number of samples ``n``, exactly as METHOD.md section 6 states it. For a 4 s
+    by the number of samples ``n``, exactly as core/METHOD.md section 6 states it. For a 4 s
     window at 22 050 Hz (n = 88 200) it marks as silent anything whose RMS is below
     ``1.5e-5 * sqrt(n)``, about 4.5e-3 (-47 dBFS): a quiet but audible part counts as silent.
 

@@ -25,7 +25,7 @@ PAPER_PRESETS: dict[str, Preset] = {
     "balanced": Preset("balanced", 2, 0.25),
     "best": Preset("best", 4, 0.25),
 }
-"""The paper's operating points (METHOD.md section 5), used by random-weight models."""
+"""The paper's operating points (core/METHOD.md section 5), used by random-weight models."""
 
 
 def random_model(config_name: str, seed: int = 0, segment_samples: int | None = None) -> StemModel:

@@ -1,4 +1,4 @@
-"""The paper's evaluation protocol (METHOD.md section 6), on chunks of a dataset.
+"""The paper's evaluation protocol (core/METHOD.md section 6), on chunks of a dataset.
 
 Data flow for one chunk (22 050 Hz mono, ``L`` = 262 144 samples by default)::
 
@@ -98,7 +98,7 @@ class ProtocolSettings:
 
 
 PAPER_SETTINGS = ProtocolSettings()
-"""The protocol exactly as METHOD.md section 6 gives it."""
+"""The protocol exactly as core/METHOD.md section 6 gives it."""
 
 
 @dataclass(frozen=True)

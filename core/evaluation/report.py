@@ -18,7 +18,7 @@ from core.model import StemModel
 COLUMNS = (*INSTRUMENTS, ALL)
 PAPER_FIGURES = ("deterministic 21.4, diffusion 22.7, consistency 1 step 23.1 dB; "
                  "Demucs 16.1, Demucs + Gibbs 17.7, MSDM 16.5, ISDM 17.3 dB")
-"""SI-SDRi "All" reported by Karchkhadze et al. 2024 (METHOD.md section 6)."""
+"""SI-SDRi "All" reported by Karchkhadze et al. 2024 (core/METHOD.md section 6)."""
 CONVENTION_TITLES = {
     "paper": "Paper convention: every stem of every kept window (silent references included)",
     "active": "Active stems only: (window, stem) pairs whose reference is not silent",

@@ -1,4 +1,4 @@
-"""Building blocks of the 1D waveform U-Net (METHOD.md section 2).
+"""Building blocks of the 1D waveform U-Net (core/METHOD.md section 2).
 
 Every tensor is ``(batch, channels, samples)``; ``cond`` is the conditioning vector
 ``(batch, cond_features)`` shared by all residual blocks.

@@ -1,4 +1,4 @@
-"""Architecture of the 1D waveform U-Net (METHOD.md section 2), as frozen data.
+"""Architecture of the 1D waveform U-Net (core/METHOD.md section 2), as frozen data.
 
 One :class:`UNetConfig` describes the extractor, the diffusion teacher and the
 consistency student alike (they share the architecture so that the extractor's

@@ -1,4 +1,4 @@
-"""Embeddings that build the U-Net's conditioning vector (METHOD.md section 2).
+"""Embeddings that build the U-Net's conditioning vector (core/METHOD.md section 2).
 
 The conditioning vector is ``MLP(GELU(Linear(one_hot(label))) + Fourier(c_noise))``
 (the Fourier term only in the refiners); these modules are its two inputs.

@@ -1,6 +1,6 @@
 """The 1D waveform U-Net shared by the extractor, the teacher and the student.
 
-METHOD.md section 2. For a configuration with n down-sampling factors:
+core/METHOD.md section 2. For a configuration with n down-sampling factors:
 
     x (B, 1, L)  [+ mixture, refiners]
     patcher: ResBlock 1 -> C/p at full rate, fold p samples       -> stage 0

@@ -1,4 +1,4 @@
-"""Training the three networks of METHOD.md and exporting them as a model bundle.
+"""Training the three networks of core/METHOD.md and exporting them as a model bundle.
 
 - :mod:`core.training.config`: frozen per-stage configurations (the one source of defaults).
 - :mod:`core.training.loop`: the loop every stage shares (logs, EMA, checkpoints, exact

@@ -1,13 +1,13 @@
 """Training configuration: one frozen dataclass per stage, one source of defaults.
 
-Every default of the three training stages (METHOD.md sections 3-5) lives here, as a
+Every default of the three training stages (core/METHOD.md sections 3-5) lives here, as a
 dataclass field default. The command line and the tests only override fields with
 :func:`dataclasses.replace`; a run writes its resolved configuration (these fields plus
 what was derived from them: the U-Net architecture and the segment length in samples)
 to ``RUN/config.json`` before its first step, and a resumed run checks that the fields
 that shape the weights are unchanged (:func:`check_resumable`).
 
-Numbers that are not the paper's, and why:
+Numbers that are not the paper's, and why (core/METHOD.md section 8 collects them all):
 
 - ``segment_seconds = 3.0``: the paper trains on 11.9 s crops; a 3 s crop (rounded to a
   multiple of the U-Net's hop, 65 536 samples for ``lite``) keeps a ``lite`` step of
@@ -188,7 +188,7 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class ExtractorConfig(TrainingConfig):
-    """Stage 1 (METHOD.md section 3): x_det = D(x_mix, label), MSE to the target stem,
+    """Stage 1 (core/METHOD.md section 3): x_det = D(x_mix, label), MSE to the target stem,
     Adam lr 1e-4, betas (0.9, 0.99).
 
     Attributes:
@@ -219,7 +219,7 @@ class ExtractorConfig(TrainingConfig):
 
 @dataclass(frozen=True)
 class DiffusionConfig(TrainingConfig):
-    """Stage 2 (METHOD.md section 4): the EDM teacher on the clean target.
+    """Stage 2 (core/METHOD.md section 4): the EDM teacher on the clean target.
 
     Attributes:
         extractor: the finished extractor run folder (frozen; gives the architecture).
@@ -251,7 +251,7 @@ class DiffusionConfig(TrainingConfig):
 
 @dataclass(frozen=True)
 class DistillConfig(TrainingConfig):
-    """Stage 3 (METHOD.md section 5): consistency distillation of the teacher.
+    """Stage 3 (core/METHOD.md section 5): consistency distillation of the teacher.
 
     Attributes:
         extractor, teacher: the finished extractor and diffusion run folders.

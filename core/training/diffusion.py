@@ -1,4 +1,4 @@
-"""Stage 2: the diffusion refiner, the teacher (METHOD.md section 4).
+"""Stage 2: the diffusion refiner, the teacher (core/METHOD.md section 4).
 
 EDM (Karras et al. 2022) on the clean target stem x, conditioned on the frozen
 extractor:

@@ -1,4 +1,4 @@
-"""Stage 3: consistency distillation of the teacher into the student (METHOD.md section 5).
+"""Stage 3: consistency distillation of the teacher into the student (core/METHOD.md section 5).
 
 Song et al. 2023 (consistency distillation) with the teacher's Heun solver over k grid
 steps, as in the paper:

@@ -7,7 +7,7 @@ After every optimiser step t (counting from 0):
     d_t = min(decay, (1 + t) / (10 + t))         (with warm-up).
 
 The EMA weights are what a run exports; in consistency distillation they are also the
-target network f_EMA (METHOD.md section 5). Buffers (e.g. the Fourier frequencies) are
+target network f_EMA (core/METHOD.md section 5). Buffers (e.g. the Fourier frequencies) are
 copied, not averaged.
 """
 

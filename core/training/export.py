@@ -32,11 +32,11 @@ UNTUNED_PRESETS: dict[str, dict] = {
     "balanced": {"steps": 2, "sigma_max": 0.25, "sampler": "consistency"},
     "best": {"steps": 4, "sigma_max": 0.25, "sampler": "consistency"},
 }
-"""The paper's operating points (METHOD.md section 5): 1 step at sigma_max 0.0124, 2 and 4
+"""The paper's operating points (core/METHOD.md section 5): 1 step at sigma_max 0.0124, 2 and 4
 steps at 0.25. *tune* per model on the validation split."""
 
 REFERENCE_PRESET: dict = {"steps": 8, "sigma_max": 0.01, "sampler": "teacher"}
-"""The teacher's Euler sampler, when the bundle includes the teacher (METHOD.md section 4:
+"""The teacher's Euler sampler, when the bundle includes the teacher (core/METHOD.md section 4:
 small sigma_max, 0.001-0.01). Untuned."""
 
 

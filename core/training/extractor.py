@@ -1,4 +1,4 @@
-"""Stage 1: the deterministic extractor (METHOD.md section 3).
+"""Stage 1: the deterministic extractor (core/METHOD.md section 3).
 
     x_det = D(x_mix, label),   loss = mean((x_det - x_target)^2)
 

@@ -214,7 +214,7 @@ def validation_batches(
     """The first ``count`` items of ``dataset`` that hold a separation problem, in batches.
 
     An item qualifies when both its target and the rest of its mixture (mixture - target)
-    are non-silent: the training-time version of the paper's window filter (METHOD.md
+    are non-silent: the training-time version of the paper's window filter (core/METHOD.md
     section 6 skips windows with at most one non-silent stem). A crop where the target
     plays alone scores the mixture at about +90 dB SI-SDR, so one such crop drags the mean
     SI-SDRi of a good estimate down by some 80 dB.

@@ -58,7 +58,7 @@ def test_validation_crops_skip_silent_targets_and_are_fixed():
 
 
 def test_validation_crops_skip_targets_that_play_alone():
-    """A crop whose mixture is its target alone is no separation problem (METHOD.md
+    """A crop whose mixture is its target alone is no separation problem (core/METHOD.md
     section 6 drops such windows); it would score the mixture at about +90 dB."""
     class SomeSolo(ToyStems):
         def __getitem__(self, index):
