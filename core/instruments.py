@@ -9,12 +9,3 @@ RESIDUAL_STEM = "other"
 MODEL_SAMPLE_RATE = 22050
 """Every network works on mono waveforms at this rate (core/METHOD.md section 1)."""
 
-
-def label_index(name: str) -> int:
-    """Position of an instrument in :data:`INSTRUMENTS` (raises ValueError for unknown names)."""
-    try:
-        return INSTRUMENTS.index(name)
-    except ValueError:
-        raise ValueError(
-            f"unknown instrument {name!r}; choose from {', '.join(INSTRUMENTS)}"
-        ) from None

@@ -40,13 +40,3 @@ class CancelToken:
 
 
 NEVER_CANCELLED = CancelToken()
-
-
-def sub_progress(progress: ProgressCallback, start: float, end: float) -> ProgressCallback:
-    """Map a child's [0, 1] progress onto [start, end] of the parent's."""
-
-    def child(fraction: float, message: str) -> None:
-        fraction = min(max(fraction, 0.0), 1.0)
-        progress(start + (end - start) * fraction, message)
-
-    return child

@@ -119,20 +119,15 @@ def describe(spec: str | Path | None = None) -> ModelInfo:
         return ModelInfo(missing=f"The model engine is not available ({error}).")
     try:
         if spec is None and not list(bundle.installed_bundles()):
-            how = getattr(bundle, "HOW_TO_GET_ONE", "put a model bundle in resources/models")
+            how = bundle.HOW_TO_GET_ONE
             return ModelInfo(missing=how[0].upper() + how[1:] + ".")
-        if hasattr(bundle, "find_bundle"):  # the loader's own choice: a folder, an id, or the default
-            path = Path(bundle.find_bundle(spec))
-        else:
-            path = Path(spec) if spec is not None else Path(list(bundle.installed_bundles())[0])
+        path = Path(bundle.find_bundle(spec))  # the loader's own choice: a folder, an id, or the default
         described = bundle.describe_bundle(path)
         manifest = bundle.read_manifest(path)
     except Exception as error:  # a broken bundle must not stop the window from opening
         log.warning("cannot read model bundle: %s", error)
         return ModelInfo(missing=f"The model bundle cannot be read: {error}")
-    presets = manifest.get("presets") or described.get("presets") or {}
-    if isinstance(presets, list):  # tolerate a list of {"name": ..., ...} rows
-        presets = {row.get("name", str(i)): row for i, row in enumerate(presets) if isinstance(row, dict)}
+    presets = manifest["presets"]  # read_manifest checked it: name -> figures
     details = {key: described[key] for key in ("path", "sample_rate", "parameters", "sha256") if key in described}
     return ModelInfo(
         model_id=str(described.get("id") or manifest.get("id") or path.stem),

@@ -25,7 +25,6 @@ STEM_COLORS: dict[str, str] = {
     "piano": "#a182f5",
     "other": "#4cc3a5",
 }
-ACCENT = "#f2a33a"
 
 WINDOW = "#1e2026"
 BASE = "#16181d"

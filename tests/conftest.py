@@ -49,5 +49,19 @@ def make_audio(tmp_path):
 
 
 @pytest.fixture
+def single_thread():
+    """Run a test on one torch thread and restore the session's setting afterwards.
+
+    Tiny networks run fastest on one thread: thread hand-offs dominate their few-ms
+    operations, badly so on a shared CPU. Folders of such tests use it for every test
+    (an autouse fixture in their conftest); single modules with ``pytestmark``.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def tiny_model():
     return FilterBankModel()

@@ -208,15 +208,6 @@ def inspect_track(directory: Path, include_other: bool = False) -> TrackSource:
     return TrackSource(directory.name, directory, layout, {k: tuple(v) for k, v in parts.items()})
 
 
-def read_track_source(directory: Path, include_other: bool = False) -> TrackSource | None:
-    """Like :func:`inspect_track`, but returns None with a SkippedTrackWarning."""
-    try:
-        return inspect_track(directory, include_other)
-    except UnusableTrack as reason:
-        _warn_skip(directory, str(reason))
-        return None
-
-
 def split_directory(root: str | Path, split: str) -> Path:
     """``root/split``, or ConfigError naming the splits that do exist."""
     root = Path(root)

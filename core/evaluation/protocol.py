@@ -43,7 +43,6 @@ from core.progress import NEVER_CANCELLED, CancelToken, ProgressCallback, no_pro
 MIXTURE_ROW = "mixture"
 ORACLE_ROW = "oracle IRM"
 ALL = "All"
-CONVENTIONS = ("paper", "active")
 TEACHER_PREFIX = "teacher:"
 
 

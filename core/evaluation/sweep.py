@@ -33,8 +33,6 @@ from core.progress import NEVER_CANCELLED, CancelToken, ProgressCallback, no_pro
 SAMPLERS = ("consistency", "teacher")
 SAMPLER_TITLES = {"consistency": "consistency student", "teacher": "diffusion teacher (Euler)"}
 EXTRACTOR_ROW = "extractor"
-CONVENTION = "active"
-"""The sweep's score: SI-SDRi All over active stems (the stricter convention)."""
 
 
 def log_grid(low: float, high: float, count: int) -> list[float]:

@@ -26,21 +26,14 @@ from core.nn.config import get_config
 from core.nn.unet import UNet, count_parameters
 from core.progress import CancelToken
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 PRESETS = {
     "draft": Preset("draft", 0, 0.0),
     "fast": Preset("fast", 1, 0.0124),
     "balanced": Preset("balanced", 2, 0.25),
     "best": Preset("best", 4, 0.25),
 }
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny networks run fastest on one thread; restore the session's setting afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,8 @@ from core.nn.config import get_config
 from core.nn.unet import UNet
 from core.progress import CancelToken
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 PRESETS = {
     "draft": Preset("draft", 0, 0.0),
     "fast": Preset("fast", 1, 0.0124),
@@ -17,15 +19,6 @@ PRESETS = {
     "best": Preset("best", 4, 0.25),
     "reference": Preset("reference", 3, 0.01, sampler="teacher"),
 }
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny networks run fastest on one thread; restore the session's setting afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def perturbed(net: UNet, seed: int) -> UNet:

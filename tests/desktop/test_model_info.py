@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from core.bundle import HOW_TO_GET_ONE
 from desktop.model_info import ModelInfo, describe, find_model_card
 from tests.fakes import FilterBankModel
 
@@ -17,7 +18,9 @@ def fake_bundle_module(monkeypatch, tmp_path):
     (bundle / "MODEL_CARD.md").write_text("# Stemforge small\n\nTrained on Slakh2100.\n")
     module = types.ModuleType("core.bundle")
     state = {"bundles": [bundle]}
+    module.HOW_TO_GET_ONE = HOW_TO_GET_ONE
     module.installed_bundles = lambda: list(state["bundles"])
+    module.find_bundle = lambda spec: Path(spec) if spec is not None else state["bundles"][0]
     module.describe_bundle = lambda path: {"id": "stemforge-small", "path": str(path), "sample_rate": 22050,
                                            "parameters": 1_200_000, "sha256": "ab" * 32,
                                            "presets": {"draft": {"steps": 0}}}

@@ -21,7 +21,6 @@ MODES: dict[str, tuple[int, ...]] = {
 }
 """Semitone offsets of the seven scale degrees above the tonic."""
 
-_ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII")
 
 # Progressions as 0-based scale degrees (0 = I), one entry per chord slot. Grouped by
 # the family of modes whose tonic chord they suit.
@@ -123,10 +122,6 @@ def _symbol(tones: tuple[int, ...], degree: int) -> str:
         seventh = (tones[3] - root) % 12
         name += {11: "maj7", 10: "7", 9: "6"}.get(seventh, "7")
     return name
-
-
-def roman(degree: int) -> str:
-    return _ROMAN[degree % 7]
 
 
 def nearest_pitch(pitch_class: int, target: int) -> int:

@@ -1,13 +1,8 @@
-"""One torch thread for these tests: tiny models gain nothing from more, and a busy CPU
-makes multi-threaded tiny kernels many times slower."""
+"""Every test in this folder runs on one torch thread (``single_thread``, tests/conftest.py)."""
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def one_thread(single_thread):
     yield
-    torch.set_num_threads(threads)

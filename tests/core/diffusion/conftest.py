@@ -1,13 +1,8 @@
-"""Tiny networks run fastest on one thread (thread hand-offs dominate their few-ms ops,
-badly so on a shared CPU); restore the session's setting afterwards."""
+"""Every test in this folder runs on one torch thread (``single_thread``, tests/conftest.py)."""
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def one_thread(single_thread):
     yield
-    torch.set_num_threads(threads)

@@ -11,12 +11,9 @@ from core.training.config import ExtractorConfig, resolve
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run fastest on one thread (and do not fight for a shared CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def one_thread(single_thread):
+    """Every training test runs on one torch thread (``single_thread``, tests/conftest.py)."""
     yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
