@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 
 from core import __version__
+from core.devices import DEVICE_NAMES
 from core.errors import ConfigError, StemforgeError
 from core.instruments import INSTRUMENTS
+from core.model import PRESET_ORDER
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -88,12 +90,12 @@ def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder (default: ./stems)")
     parser.add_argument("--stems", type=_stems, default=INSTRUMENTS,
                         help=f"comma-separated instruments to extract (default: {','.join(INSTRUMENTS)})")
-    parser.add_argument("--preset", default="balanced", choices=["draft", "fast", "balanced", "best"],
+    parser.add_argument("--preset", default="balanced", choices=PRESET_ORDER,
                         help="quality/speed: draft = extractor only; fast/balanced/best = "
                              "1/2/4 consistency refinement steps, as the model's card says (default: balanced)")
     parser.add_argument("--model", default=None,
                         help="model bundle id or folder (default: the bundled default model)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+    parser.add_argument("--device", default="auto", choices=DEVICE_NAMES,
                         help="where the networks run; auto = CUDA, then MPS, then CPU (default: auto)")
     parser.add_argument("--format", default="wav", choices=["wav", "flac", "ogg"],
                         help="output file format (default: wav; ogg is lossy and does not null exactly)")

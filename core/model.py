@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
-
-import torch
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from core.progress import CancelToken
+
+if TYPE_CHECKING:  # annotations only: the presets are read without torch
+    import torch
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Preset:
 
 
 PRESET_ORDER: tuple[str, ...] = ("draft", "fast", "balanced", "best")
+"""The product's presets, fastest first: the one list the CLI, the app and bundles use."""
 
 
 @runtime_checkable

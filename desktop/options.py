@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from core.devices import DEVICE_NAMES
 from core.instruments import INSTRUMENTS
 from core.jobs import DEFAULT_TEMPLATE, SeparationOptions
 from core.model import PRESET_ORDER
@@ -19,7 +20,7 @@ FORMATS: tuple[str, ...] = ("wav", "flac")
 BIT_DEPTHS: tuple[str, ...] = ("keep", "PCM_16", "PCM_24", "FLOAT")
 """``keep`` = the input's depth (``SeparationOptions.subtype = None``)."""
 BIT_DEPTH_LABELS = {"keep": "Keep input", "PCM_16": "16-bit PCM", "PCM_24": "24-bit PCM", "FLOAT": "32-bit float"}
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+DEVICES = DEVICE_NAMES
 DEVICE_LABELS = {"auto": "Auto", "cpu": "CPU", "cuda": "CUDA (NVIDIA)", "mps": "MPS (Apple)"}
 
 APP_BLOCK_FRAMES = 1 << 14

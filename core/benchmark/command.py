@@ -10,6 +10,7 @@ import torch
 
 from core.argtypes import non_negative_float, positive_float
 from core.benchmark.bench import BenchSettings, markdown_bench, run_bench, write_bench
+from core.devices import DEVICE_NAMES
 from core.errors import ModelLoadError
 from core.evaluation.console import ProgressBar
 from core.evaluation.models import resolve_model
@@ -38,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not run HTDemucs (the demucs package) for the speed comparison")
     parser.add_argument("--repeats", type=int, default=3,
                         help="timings of each network pass; the fastest is reported (default: 3)")
-    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"],
+    parser.add_argument("--device", default="cpu", choices=DEVICE_NAMES,
                         help="where Stemforge runs (default: cpu, the goals' setting)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: torch's choice, one per core)")

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from core.argtypes import positive_float, positive_int
+from core.devices import DEVICE_NAMES
 from core.errors import ConfigError
 from core.evaluation.console import ProgressBar, print_error
 from core.evaluation.dataset import ChunkSource
@@ -43,7 +44,7 @@ def add_model_data_arguments(parser: argparse.ArgumentParser, default_split: str
                         help="chunk length at 22 050 Hz (default: the paper's 262144)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the refiners' noise (default: 0)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+    parser.add_argument("--device", default="auto", choices=DEVICE_NAMES,
                         help="where the networks run (default: auto)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

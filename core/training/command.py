@@ -22,6 +22,7 @@ import sys
 from dataclasses import fields, replace
 from pathlib import Path
 
+from core.devices import DEVICE_NAMES
 from core.errors import ConfigError, StemforgeError
 from core.training.config import (
     CHECKPOINT_FILE,
@@ -86,7 +87,7 @@ def _add_stage_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
     if stage == "distill":
         parser.add_argument("--k-max", type=int, default=None,
                             help=f"most teacher Heun steps per distillation step (default: {d('k_max')})")
-    parser.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"],
+    parser.add_argument("--device", default=None, choices=DEVICE_NAMES,
                         help="where to train; cuda uses bf16 autocast (default: auto)")
     parser.add_argument("--seed", type=int, default=None, metavar="K", help=f"seed of weights, crops and noise (default: {d('seed')})")
     parser.add_argument("--threads", type=int, default=None, metavar="T",
