@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -52,18 +53,30 @@ class SeparationOptions:
     settings: StreamSettings = field(default_factory=StreamSettings)
 
 
+class FileStatus(StrEnum):
+    """How one input ended (a ``str`` enum: ``FileStatus.DONE == "done"``)."""
+
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
 @dataclass
 class FileResult:
-    """What happened to one input."""
+    """What happened to one input (``status`` given as a member or its value)."""
 
     input: Path
-    status: str  # "done" | "failed" | "skipped" | "cancelled"
+    status: FileStatus
     message: str
     outputs: dict[str, Path] = field(default_factory=dict)
     recipe: Path | None = None
     null_db: float | None = None
     clipped: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.status = FileStatus(self.status)
 
 
 def find_audio_files(paths: Sequence[Path]) -> list[Path]:

@@ -1,8 +1,10 @@
 """The batch queue as plain data: which files, what happened to each (no Qt).
 
-Each :class:`QueueItem` moves through ``waiting -> running -> done | failed |
-skipped | cancelled``. The table model (:mod:`desktop.queue_model`) and the main
-window only read and update this state.
+Each :class:`QueueItem` moves through ``waiting -> running ->`` one of the engine's
+:class:`core.jobs.FileStatus` outcomes (done, failed, skipped, cancelled). Only the
+:class:`JobQueue` transitions (:meth:`~JobQueue.begin`, :meth:`~JobQueue.advance`,
+:meth:`~JobQueue.apply`, :meth:`~JobQueue.reset`, :meth:`~JobQueue.abandon`) change an
+item's state; each returns the ids it changed, for the table to refresh.
 """
 
 from __future__ import annotations
@@ -10,24 +12,24 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from core.audio.reader import probe
 from core.errors import StemforgeError
+from core.jobs import FileResult, FileStatus
 
 
-class ItemStatus(str, Enum):
+class QueueState(StrEnum):
+    """An item without an outcome yet."""
+
     WAITING = "waiting"
     RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
 
-    @property
-    def finished(self) -> bool:
-        return self not in (ItemStatus.WAITING, ItemStatus.RUNNING)
+
+ItemStatus = QueueState | FileStatus
+"""An item's status: waiting or running, then the engine's outcome for its file."""
+ITEM_STATUSES: tuple[ItemStatus, ...] = (*QueueState, *FileStatus)
 
 
 _ids = itertools.count(1)
@@ -52,7 +54,7 @@ class QueueItem:
     samplerate: int | None = None
     channels: int | None = None
     probe_error: str | None = None
-    status: ItemStatus = ItemStatus.WAITING
+    status: ItemStatus = QueueState.WAITING
     fraction: float = 0.0
     message: str = ""
     outputs: dict[str, Path] = field(default_factory=dict)
@@ -65,11 +67,16 @@ class QueueItem:
         return self.path.name
 
     @property
+    def finished(self) -> bool:
+        """Whether the engine gave this item an outcome."""
+        return isinstance(self.status, FileStatus)
+
+    @property
     def status_text(self) -> str:
         """Short text for the status column: ``running 42%``, ``failed: <reason>``, ..."""
-        if self.status is ItemStatus.RUNNING:
+        if self.status is QueueState.RUNNING:
             return f"running {self.fraction * 100:.0f}%"
-        if self.status in (ItemStatus.FAILED, ItemStatus.SKIPPED) and self.message:
+        if self.status in (FileStatus.FAILED, FileStatus.SKIPPED) and self.message:
             return f"{self.status.value}: {short_reason(self.message, self.path)}"
         return self.status.value
 
@@ -142,10 +149,55 @@ class JobQueue:
 
     def runnable(self) -> list[QueueItem]:
         """Items a Start runs: everything not done yet (failed and cancelled ones retry)."""
-        return [item for item in self.items if item.status is not ItemStatus.DONE]
+        return [item for item in self.items if item.status is not FileStatus.DONE]
 
     def counts(self) -> dict[ItemStatus, int]:
-        counts = {status: 0 for status in ItemStatus}
+        counts = {status: 0 for status in ITEM_STATUSES}
         for item in self.items:
             counts[item.status] += 1
         return counts
+
+    # transitions: each returns the ids of the items it changed ---------------------------
+
+    def begin(self) -> list[int]:
+        """Start a run: every runnable item goes back to waiting, without its old outcome.
+
+        Returns the ids of the run's items, in queue order.
+        """
+        return self.reset(item.id for item in self.runnable())
+
+    def advance(self, item_id: int, fraction: float) -> list[int]:
+        """The engine reports ``fraction`` in [0, 1] of an item's file: it is running."""
+        item = self.by_id(item_id)
+        if item is None:
+            return []
+        item.status, item.fraction = QueueState.RUNNING, fraction
+        return [item_id]
+
+    def apply(self, item_id: int, result: FileResult) -> list[int]:
+        """Record the engine's outcome for an item's file."""
+        item = self.by_id(item_id)
+        if item is None:
+            return []
+        item.status = result.status
+        item.message = result.message
+        item.fraction = 1.0 if result.status is FileStatus.DONE else 0.0
+        item.outputs = dict(result.outputs)
+        item.recipe = result.recipe
+        item.null_db = result.null_db
+        return [item_id]
+
+    def reset(self, item_ids: Iterable[int]) -> list[int]:
+        """Items back to waiting, forgetting any outcome (progress, message, outputs)."""
+        changed = []
+        for item_id in item_ids:
+            item = self.by_id(item_id)
+            if item is not None:
+                item.status, item.fraction, item.message = QueueState.WAITING, 0.0, ""
+                item.outputs, item.recipe, item.null_db = {}, None, None
+                changed.append(item_id)
+        return changed
+
+    def abandon(self, item_ids: Iterable[int]) -> list[int]:
+        """A run that could not go on: its items without an outcome go back to waiting."""
+        return self.reset(i for i in item_ids if (item := self.by_id(i)) is not None and not item.finished)

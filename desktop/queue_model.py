@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate
 
+from core.jobs import FileStatus
 from desktop.eta import format_duration
-from desktop.queue import ItemStatus, JobQueue, QueueItem
+from desktop.queue import JobQueue, QueueItem, QueueState
 
 COLUMNS = ("File", "Duration", "Format", "Status")
 STATUS_COLUMN = 3
 STATUS_COLORS = {
-    ItemStatus.WAITING: "#8d94a0",
-    ItemStatus.RUNNING: "#f2a33a",
-    ItemStatus.DONE: "#6fd08c",
-    ItemStatus.FAILED: "#ff7b7b",
-    ItemStatus.SKIPPED: "#f2c14e",
-    ItemStatus.CANCELLED: "#b0b6c0",
+    QueueState.WAITING: "#8d94a0",
+    QueueState.RUNNING: "#f2a33a",
+    FileStatus.DONE: "#6fd08c",
+    FileStatus.FAILED: "#ff7b7b",
+    FileStatus.SKIPPED: "#f2c14e",
+    FileStatus.CANCELLED: "#b0b6c0",
 }
 ItemRole = Qt.ItemDataRole.UserRole + 1
 FractionRole = Qt.ItemDataRole.UserRole + 2
@@ -65,7 +68,7 @@ class QueueTableModel(QAbstractTableModel):
         if role == ItemRole:
             return item.id
         if role == FractionRole:
-            return item.fraction if item.status is ItemStatus.RUNNING else None
+            return item.fraction if item.status is QueueState.RUNNING else None
         return None
 
     # updates from the window ----------------------------------------------------
@@ -77,14 +80,11 @@ class QueueTableModel(QAbstractTableModel):
         self.beginInsertRows(QModelIndex(), first, len(self.queue) - 1)
         self.endInsertRows()
 
-    def refresh(self, item_id: int) -> None:
-        row = self.queue.row_of(item_id)
-        if row >= 0:
-            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
-
-    def refresh_all(self) -> None:
-        if len(self.queue):
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self.queue) - 1, len(COLUMNS) - 1))
+    def refresh(self, item_ids: Iterable[int]) -> None:
+        """Redraw the rows of ``item_ids`` (what a :class:`JobQueue` transition returned)."""
+        rows = [row for row in map(self.queue.row_of, item_ids) if row >= 0]
+        if rows:
+            self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), len(COLUMNS) - 1))
 
     def remove(self, item_ids: list[int]) -> None:
         self.beginResetModel()

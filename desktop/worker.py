@@ -20,7 +20,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core.errors import StemforgeError
-from core.jobs import FileResult, SeparationOptions
+from core.jobs import FileResult, FileStatus, SeparationOptions
 from core.model import StemModel
 from core.progress import CancelToken
 
@@ -92,7 +92,7 @@ class SeparationWorker(QObject):
         try:
             model = self._load(job.model_spec, job.options.device)
             if job.cancel.cancelled:
-                results = [FileResult(p, "cancelled", f"{p}: cancelled before it started") for p in job.paths]
+                results = [FileResult(p, FileStatus.CANCELLED, f"{p}: cancelled before it started") for p in job.paths]
                 for item_id, result in zip(job.item_ids, results, strict=True):
                     self.file_finished.emit(item_id, result)
                 self.batch_finished.emit(results)

@@ -106,33 +106,33 @@ def main() -> int:
             model.delay = 0.35  # slow down from the second file on: the shot is mid-run
             window.select_row(0)
 
-    window.engine.worker.file_finished.connect(on_finished)
+    window.run_control.engine.worker.file_finished.connect(on_finished)
     state = {"shot": False}
 
     def poll():
-        lanes = window.waveforms.lanes
+        lanes = window.preview.waveforms.lanes
         ready = (len(lanes) == 6 and all(lane.envelope is not None for lane in lanes.values())
                  and third.fraction > 0.3)
         if ready and not state["shot"]:
             state["shot"] = True
-            window.player.seek(7.5)
-            window.waveforms.set_playhead(7.5)
-            window.mixer.set_soloed("bass", True)
-            window.mixer.set_soloed("drums", True)
+            window.preview.player.seek(7.5)
+            window.preview.waveforms.set_playhead(7.5)
+            window.preview.mixer.set_soloed("bass", True)
+            window.preview.mixer.set_soloed("drums", True)
             QTimer.singleShot(600, shoot)  # let the run label show the estimate
 
     def shoot():
         OUTPUT.parent.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(OUTPUT))
-        print(f"saved {OUTPUT} at {third.fraction:.0%} of the third file: {window.run_label.text()}")
-        window.cancel()
-        window.engine.worker.batch_finished.connect(lambda _: app.quit())
+        print(f"saved {OUTPUT} at {third.fraction:.0%} of the third file: {window.run_control.run_label.text()}")
+        window.run_control.cancel()
+        window.run_control.engine.worker.batch_finished.connect(lambda _: app.quit())
 
     timer = QTimer()
     timer.timeout.connect(poll)
     timer.start(100)
     QTimer.singleShot(120_000, app.quit)  # never hang
-    window.start()
+    window.run_control.start()
     app.exec()
     window.close()
     return 0 if state["shot"] else 1

@@ -13,9 +13,10 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtMultimedia import QAudioDevice
 
 from core.instruments import INSTRUMENTS
+from core.jobs import FileStatus
 from desktop.mixer import MIXTURE
 from desktop.model_info import ModelInfo
-from desktop.queue import ItemStatus
+from desktop.queue import QueueState
 from desktop.queue_model import STATUS_COLUMN
 from tests.desktop.conftest import GateModel, SlowModel, fast_options
 
@@ -56,9 +57,9 @@ def test_dropping_files_and_folders_fills_the_queue(make_window, make_audio, tmp
 
     drop(window, [tmp_path / "album"])  # already queued: nothing added twice
     assert len(window.queue) == 3
-    assert window.start_button.isEnabled()
+    assert window.run_control.start_button.isEnabled()
     # the first added track is selected and its waveform lane appears
-    assert window.waveforms.lane_names() == [MIXTURE]
+    assert window.preview.waveforms.lane_names() == [MIXTURE]
 
 
 def test_drop_zone_forwards_dropped_paths(make_window, make_audio, qtbot):
@@ -83,17 +84,17 @@ def test_run_finishes_shows_stems_and_a_bad_file_fails_alone(make_window, make_a
     good_b = make_audio("b.wav", seconds=0.6, channels=1, subtype="FLOAT", seed=2)
     window.add_paths([good_a, bad, good_b])
     progress = []
-    window.engine.worker.file_progress.connect(lambda i, f, m: progress.append((i, f)))
+    window.run_control.engine.worker.file_progress.connect(lambda i, f, m: progress.append((i, f)))
 
-    with qtbot.waitSignal(window.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
-        assert window.start()
-        assert not window.start_button.isEnabled() and window.cancel_button.isEnabled()
+    with qtbot.waitSignal(window.run_control.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        assert window.run_control.start()
+        assert not window.run_control.start_button.isEnabled() and window.run_control.cancel_button.isEnabled()
         assert not window.options_panel.isEnabled()
     results = blocker.args[0]
 
     assert [r.status for r in results] == ["done", "failed", "done"]
     statuses = [item.status for item in window.queue]
-    assert statuses == [ItemStatus.DONE, ItemStatus.FAILED, ItemStatus.DONE]
+    assert statuses == [FileStatus.DONE, FileStatus.FAILED, FileStatus.DONE]
     failed_row = window.table_model.index(1, STATUS_COLUMN)
     assert failed_row.data().startswith("failed: ")
     assert "broken.wav" in failed_row.data(Qt.ItemDataRole.ToolTipRole)
@@ -108,22 +109,22 @@ def test_run_finishes_shows_stems_and_a_bad_file_fails_alone(make_window, make_a
     # per-file progress went forward to 1 and the batch bar is full
     first_file = [f for i, f in progress if i == window.queue.items[0].id]
     assert first_file and first_file == sorted(first_file) and first_file[-1] == 1.0
-    assert window.overall.value() == 1000
-    assert "1 failed" in window.run_label.text() and "2 done" in window.run_label.text()
+    assert window.run_control.overall.value() == 1000
+    assert "1 failed" in window.run_control.run_label.text() and "2 done" in window.run_control.run_label.text()
 
     # the selected (first) track shows the mixture and every stem, each drawn
     window.select_row(0)
     expected = [MIXTURE, *INSTRUMENTS, "other"]
-    qtbot.waitUntil(lambda: window.waveforms.lane_names() == expected, timeout=5000)
-    qtbot.waitUntil(lambda: all(lane.envelope is not None for lane in window.waveforms.lanes.values()),
+    qtbot.waitUntil(lambda: window.preview.waveforms.lane_names() == expected, timeout=5000)
+    qtbot.waitUntil(lambda: all(lane.envelope is not None for lane in window.preview.waveforms.lanes.values()),
                     timeout=5000)
-    qtbot.waitUntil(lambda: all(len(lane.curve.getData()[0]) > 0 for lane in window.waveforms.lanes.values()),
+    qtbot.waitUntil(lambda: all(len(lane.curve.getData()[0]) > 0 for lane in window.preview.waveforms.lanes.values()),
                     timeout=5000)
-    assert list(window.stem_list.rows) == expected
-    assert window.mixer.names == expected
-    assert window.mixer.muted == {MIXTURE}  # stems sum to the mix: the mixture starts muted
+    assert list(window.preview.stem_list.rows) == expected
+    assert window.preview.mixer.names == expected
+    assert window.preview.mixer.muted == {MIXTURE}  # stems sum to the mix: the mixture starts muted
     assert window.output_folder() == stems_dir / "a"
-    dragged = window.stem_list.rows["bass"].mime_data().urls()
+    dragged = window.preview.stem_list.rows["bass"].mime_data().urls()
     assert [url.toLocalFile() for url in dragged] == [str((stems_dir / "a" / "bass.wav").resolve())]
 
 
@@ -134,10 +135,10 @@ def test_start_button_state_after_failures(make_window, make_audio, tmp_path, qt
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"nope")
     window.add_paths([bad, make_audio("ok.wav", seconds=0.3)])
-    with qtbot.waitSignal(window.run_finished, timeout=RUN_TIMEOUT_MS):
-        window.start()
-    assert [i.status for i in window.queue] == [ItemStatus.FAILED, ItemStatus.DONE]
-    assert window.start_button.isEnabled()
+    with qtbot.waitSignal(window.run_control.run_finished, timeout=RUN_TIMEOUT_MS):
+        window.run_control.start()
+    assert [i.status for i in window.queue] == [FileStatus.FAILED, FileStatus.DONE]
+    assert window.run_control.start_button.isEnabled()
 
 
 def test_cancel_stops_within_a_chunk_and_leaves_nothing(make_window, make_audio, tmp_path, qtbot):
@@ -146,18 +147,18 @@ def test_cancel_stops_within_a_chunk_and_leaves_nothing(make_window, make_audio,
     fast_options(window)
     window.add_paths([make_audio("long.wav", seconds=4.0), make_audio("next.wav", seconds=1.0, seed=3)])
 
-    with qtbot.waitSignal(window.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
-        window.start()
+    with qtbot.waitSignal(window.run_control.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        window.run_control.start()
         qtbot.waitUntil(model.holding.is_set, timeout=RUN_TIMEOUT_MS)
         calls_before = model.calls
-        window.cancel()
-        assert not window.cancel_button.isEnabled()
+        window.run_control.cancel()
+        assert not window.run_control.cancel_button.isEnabled()
     assert [r.status for r in blocker.args[0]] == ["cancelled", "cancelled"]
-    assert [i.status for i in window.queue] == [ItemStatus.CANCELLED, ItemStatus.CANCELLED]
+    assert [i.status for i in window.queue] == [FileStatus.CANCELLED, FileStatus.CANCELLED]
     assert model.calls == calls_before + 1  # only the held call ran, and it stopped at its first check
     assert files_under(tmp_path / "stems") == []
     assert not (tmp_path / "stems" / "long").exists()
-    assert window.start_button.isEnabled()  # cancelled files can be started again
+    assert window.run_control.start_button.isEnabled()  # cancelled files can be started again
 
 
 def test_closing_during_a_run_cancels_and_leaves_nothing(make_window, make_audio, tmp_path, qtbot):
@@ -165,10 +166,10 @@ def test_closing_during_a_run_cancels_and_leaves_nothing(make_window, make_audio
     window = make_window(model=model)
     fast_options(window)
     window.add_paths([make_audio("closing.wav", seconds=3.0)])
-    window.start()
+    window.run_control.start()
     qtbot.waitUntil(model.holding.is_set, timeout=RUN_TIMEOUT_MS)
     window.close()  # returns once the worker has stopped
-    assert not window.engine.thread.isRunning()
+    assert not window.run_control.engine.thread.isRunning()
     assert files_under(tmp_path / "stems") == []
 
 
@@ -186,11 +187,11 @@ def test_event_loop_keeps_answering_during_a_run(make_window, make_audio, qtbot)
     timer.timeout.connect(lambda: ticks.append(clock.elapsed()))
     timer.start()
     started = time.monotonic()
-    with qtbot.waitSignal(window.run_finished, timeout=RUN_TIMEOUT_MS):
-        window.start()
-        qtbot.waitUntil(lambda: "left ·" in window.run_label.text(), timeout=RUN_TIMEOUT_MS)
-        assert "elapsed" in window.run_label.text() and "realtime" in window.run_label.text()
-        assert window.clock.remaining is not None
+    with qtbot.waitSignal(window.run_control.run_finished, timeout=RUN_TIMEOUT_MS):
+        window.run_control.start()
+        qtbot.waitUntil(lambda: "left ·" in window.run_control.run_label.text(), timeout=RUN_TIMEOUT_MS)
+        assert "elapsed" in window.run_control.run_label.text() and "realtime" in window.run_control.run_label.text()
+        assert window.run_control.clock.remaining is not None
     run_seconds = time.monotonic() - started
     timer.stop()
 
@@ -199,7 +200,7 @@ def test_event_loop_keeps_answering_during_a_run(make_window, make_audio, qtbot)
     assert len(ticks) >= 10
     gaps = np.diff(ticks)
     assert gaps.max() < 1000, f"the GUI thread stalled for {gaps.max()} ms"
-    assert all(i.status is ItemStatus.DONE for i in window.queue)
+    assert all(i.status is FileStatus.DONE for i in window.queue)
 
 
 def test_settings_survive_a_restart(make_window, tmp_path, settings_file):
@@ -224,9 +225,9 @@ def test_without_a_model_the_window_opens_and_start_explains(make_window, make_a
     window.add_paths([make_audio("x.wav", seconds=0.2)])
     assert window.banner.isVisible()
     assert "No model installed" in window.banner.text()
-    assert not window.start_button.isEnabled()
-    assert "No model installed" in window.start_button.toolTip()
-    assert window.start() is False
+    assert not window.run_control.start_button.isEnabled()
+    assert "No model installed" in window.run_control.start_button.toolTip()
+    assert window.run_control.start() is False
     box = window._error_box
     assert box is not None and "resources/models" in box.text()
     box.close()
@@ -240,11 +241,11 @@ def test_a_model_that_fails_to_load_shows_a_readable_error(make_window, make_aud
 
     window = make_window(model=None, model_loader=broken_loader, model_info=ModelInfo(model_id="x"))
     window.add_paths([make_audio("y.wav", seconds=0.2)])
-    with qtbot.waitSignal(window.run_finished, timeout=RUN_TIMEOUT_MS):
-        window.start()
+    with qtbot.waitSignal(window.run_control.run_finished, timeout=RUN_TIMEOUT_MS):
+        window.run_control.start()
     assert "checksum mismatch" in window._error_box.text()
-    assert [i.status for i in window.queue] == [ItemStatus.WAITING]
-    assert window.start_button.isEnabled()
+    assert [i.status for i in window.queue] == [QueueState.WAITING]
+    assert window.run_control.start_button.isEnabled()
     window._error_box.close()
 
 
@@ -252,7 +253,7 @@ def test_invalid_options_are_refused_before_running(make_window, make_audio):
     window = make_window()
     window.add_paths([make_audio("z.wav", seconds=0.2)])
     window.options_panel.set_options(replace(window.current_options(), template="{track}.{ext}"))
-    assert window.start() is False
+    assert window.run_control.start() is False
     assert "{stem}" in window._error_box.text()
     assert not window.running
     window._error_box.close()
@@ -260,9 +261,9 @@ def test_invalid_options_are_refused_before_running(make_window, make_audio):
 
 def test_playback_is_disabled_without_an_audio_output(make_window):
     window = make_window(audio_output=QAudioDevice())  # a null device, as on a headless machine
-    assert not window.player.available
-    assert not window.play_button.isEnabled()
-    assert "No audio output" in window.play_button.toolTip()
+    assert not window.preview.player.available
+    assert not window.preview.play_button.isEnabled()
+    assert "No audio output" in window.preview.play_button.toolTip()
     assert not window.play_action.isEnabled()
 
 

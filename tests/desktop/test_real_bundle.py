@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 import torch
 
+from core.jobs import FileStatus
 from desktop.model_info import describe
-from desktop.queue import ItemStatus
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_the_default_bundle_is_found_described_and_run(tiny_bundle, make_window,
     assert window.model_available and not window.banner.isVisible()
     window.options_panel.set_options(replace(window.current_options(), preset="draft", device="cpu"))
     window.add_paths([make_audio("real.wav", seconds=0.4)])
-    with qtbot.waitSignal(window.run_finished, timeout=30000):
-        assert window.start()
-    assert [item.status for item in window.queue] == [ItemStatus.DONE], window.queue.items[0].message
+    with qtbot.waitSignal(window.run_control.run_finished, timeout=30000):
+        assert window.run_control.start()
+    assert [item.status for item in window.queue] == [FileStatus.DONE], window.queue.items[0].message
     assert (tmp_path / "stems" / "real" / "bass.wav").is_file()
