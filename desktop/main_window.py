@@ -24,16 +24,13 @@ from PySide6.QtGui import (
 )
 from PySide6.QtMultimedia import QAudioDevice
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
-    QHeaderView,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
     QScrollArea,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -48,7 +45,7 @@ from desktop.options import AppOptions
 from desktop.options_panel import OptionsPanel
 from desktop.preview import PreviewPanel
 from desktop.queue import JobQueue, QueueItem
-from desktop.queue_model import STATUS_COLUMN, QueueTableModel, StatusDelegate
+from desktop.queue_model import QueueTableModel, QueueTableView
 from desktop.resources import app_icon
 from desktop.run_control import RunControl
 from desktop.settings import AppSettings
@@ -147,22 +144,7 @@ class MainWindow(QMainWindow):
 
         self.drop_zone = DropZone()
         self.drop_zone.paths_dropped.connect(self.add_paths)
-        self.table = QTableView()
-        self.table.setObjectName("queueTable")
-        self.table.setModel(self.table_model)
-        self.table.setItemDelegateForColumn(STATUS_COLUMN, StatusDelegate(self.table))
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(26)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        header.setHighlightSections(False)
+        self.table = QueueTableView(self.table_model)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._queue_menu)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row)

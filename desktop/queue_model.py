@@ -1,4 +1,4 @@
-"""The queue as a Qt table (file, duration, format, status) and a progress-bar delegate."""
+"""The queue as a Qt table (file, duration, format, status): model, view, progress-bar delegate."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ from collections.abc import Iterable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter
-from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHeaderView,
+    QStyle,
+    QStyledItemDelegate,
+    QTableView,
+)
 
 from core.jobs import FileStatus
 from desktop.eta import format_duration
@@ -118,3 +125,24 @@ class StatusDelegate(QStyledItemDelegate):
         painter.setPen(QColor("#ffffff"))
         painter.drawText(bar, Qt.AlignmentFlag.AlignCenter, index.data(Qt.ItemDataRole.DisplayRole))
         painter.restore()
+
+
+class QueueTableView(QTableView):
+    """The queue table: whole-row extended selection, a progress bar in the status column."""
+
+    def __init__(self, model: QueueTableModel, parent=None):
+        super().__init__(parent)
+        self.setObjectName("queueTable")
+        self.setModel(model)
+        self.setItemDelegateForColumn(STATUS_COLUMN, StatusDelegate(self))
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setAlternatingRowColors(True)
+        self.setShowGrid(False)
+        self.verticalHeader().hide()
+        self.verticalHeader().setDefaultSectionSize(26)
+        header = self.horizontalHeader()
+        stretch, fit = QHeaderView.ResizeMode.Stretch, QHeaderView.ResizeMode.ResizeToContents
+        for column, mode in enumerate((stretch, fit, fit, stretch)):
+            header.setSectionResizeMode(column, mode)
+        header.setHighlightSections(False)
