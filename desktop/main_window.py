@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(400)
         self._save_timer.timeout.connect(self.save_settings)
-        self.options_panel.changed.connect(self._on_options_changed)
+        self.options_panel.changed.connect(self._save_timer.start)  # saved 400 ms after the last change
         log.info("Stemforge ready; model: %s",
                  self.model_info.model_id if self.model_available else "none installed")
 
@@ -205,28 +205,28 @@ class MainWindow(QMainWindow):
                                         "Add every audio file in a folder (and its subfolders)")
         self.open_output_action = action("Open &Output Folder", self.open_output_folder)
         self.quit_action = action("&Quit", self.close, "Ctrl+Q")
-        self.addAction(self.run_control.start_action)
-        self.addAction(self.run_control.cancel_action)
+        start, cancel = self.run_control.start_action, self.run_control.cancel_action
+        self.addActions([start, cancel])
         self.play_action = action("&Play / Pause", self.preview.player.toggle, "Space")
         self.remove_action = action("&Remove From Queue", self.remove_selected, QKeySequence.StandardKey.Delete)
         self.clear_finished_action = action("Clear &Finished", self.clear_finished)
         self.about_action = action("&About Stemforge", self.show_about)
         self.play_action.setEnabled(self.preview.player.available)
 
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        for act in (self.add_files_action, self.add_folder_action, self.open_output_action):
-            file_menu.addAction(act)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        queue_menu = bar.addMenu("&Queue")
-        for act in (self.run_control.start_action, self.run_control.cancel_action, self.remove_action,
-                    self.clear_finished_action):
-            queue_menu.addAction(act)
-        play_menu = bar.addMenu("&Playback")
-        play_menu.addAction(self.play_action)
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self.about_action)
+        menus = {  # None: a separator
+            "&File": (self.add_files_action, self.add_folder_action, self.open_output_action, None,
+                      self.quit_action),
+            "&Queue": (start, cancel, self.remove_action, self.clear_finished_action),
+            "&Playback": (self.play_action,),
+            "&Help": (self.about_action,),
+        }
+        for title, actions in menus.items():
+            menu = self.menuBar().addMenu(title)
+            for act in actions:
+                if act is None:
+                    menu.addSeparator()
+                else:
+                    menu.addAction(act)
 
     # adding files ---------------------------------------------------------------------
     def add_paths(self, paths: list[Path]) -> list[QueueItem]:
@@ -379,9 +379,6 @@ class MainWindow(QMainWindow):
         return box
 
     # settings and closing -------------------------------------------------------------------
-    def _on_options_changed(self) -> None:
-        self._save_timer.start()
-
     def save_settings(self) -> None:
         self.settings.save_options(self.current_options())
         self.settings.save_window_state({
