@@ -1,9 +1,9 @@
 """The one worker thread: loads the model and runs the engine, reporting through Qt signals.
 
-The window builds a :class:`BatchJob` and emits it to :meth:`SeparationWorker.run`
-(a queued connection, so it runs in the worker's thread). The worker calls
-:func:`core.jobs.run_batch` with a :class:`core.progress.CancelToken` the window
-can set at any time; the engine checks it at every chunk and sampler step, so a
+The run bar (:mod:`desktop.run_control`) builds a :class:`BatchJob` and emits it to
+:meth:`SeparationWorker.run` (a queued connection, so it runs in the worker's thread).
+The worker calls :func:`core.jobs.run_batch` with a :class:`core.progress.CancelToken`
+the run bar can set at any time; the engine checks it at every chunk and sampler step, so a
 cancel takes effect within one chunk and the engine removes partial files.
 Nothing here touches widgets; everything crosses threads as signals.
 """
