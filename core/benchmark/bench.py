@@ -35,7 +35,7 @@ from core.benchmark.memory import MemoryFigure, measure_in_subprocess
 from core.benchmark.peer import INSTALL_HINT, PeerUnavailable, load_htdemucs, run_htdemucs
 from core.errors import StemforgeError
 from core.evaluation.report import machine_description
-from core.jobs import SeparationOptions, separate_file
+from core.jobs import FileStatus, SeparationOptions, separate_file
 from core.model import PRESET_ORDER, StemModel
 from core.pipeline import StreamSettings
 from core.progress import NEVER_CANCELLED, ProgressCallback, no_progress
@@ -264,7 +264,7 @@ def run_bench(
             started, cpu_started = time.perf_counter(), time.process_time()
             outcome = separate_file(clip, model, options)
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-            if outcome.status != "done":
+            if outcome.status is not FileStatus.DONE:
                 raise StemforgeError(f"benchmark separation with {name} failed: {outcome.message}")
             result.presets.append(PresetTiming(name, model.presets[name].steps, seconds, seconds / settings.seconds,
                                                cpu_seconds=cpu))

@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from core.evaluation.models import resolve_model
-    from core.jobs import SeparationOptions, separate_file
+    from core.jobs import FileStatus, SeparationOptions, separate_file
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     print(json.dumps({"status": result.status, "message": result.message, "seconds": round(seconds, 3),
                       "rss_after_load_mb": round(after_load, 1), "peak_mb": round(peak_rss_mb(), 1)}))
-    return 0 if result.status == "done" else 1
+    return 0 if result.status is FileStatus.DONE else 1
 
 
 if __name__ == "__main__":
