@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QSettings, Qt, QTimer, QUrl
+from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -245,7 +245,7 @@ class MainWindow(QMainWindow):
                 if item.probe_error:
                     log.warning("%s", item.probe_error)
             if self.table.currentIndex().row() < 0:
-                self.select_row(self.queue.row_of(added[0].id))
+                self.table.select_row(self.queue.row_of(added[0].id))
         elif paths:
             self.statusBar().showMessage("No new audio files found.", 4000)
         self.run_control.update_controls()
@@ -276,21 +276,14 @@ class MainWindow(QMainWindow):
             self.add_paths([Path(folder)])
 
     # queue management ------------------------------------------------------------------
-    def select_row(self, row: int) -> None:
-        if 0 <= row < len(self.queue):
-            self.table.selectionModel().setCurrentIndex(
-                self.table_model.index(row, 0),
-                QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
-
-    def selected_items(self) -> list[QueueItem]:
-        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        return [self.queue.items[row] for row in rows if row < len(self.queue)]
+    def selected_ids(self) -> list[int]:
+        return [self.queue.items[row].id for row in self.table.selected_rows() if row < len(self.queue)]
 
     def remove_selected(self) -> None:
         if self.running:
             self.statusBar().showMessage("The queue cannot be edited during a run.", 4000)
             return
-        self._remove([item.id for item in self.selected_items()])
+        self._remove(self.selected_ids())
 
     def clear_finished(self) -> None:
         if self.running:
@@ -308,7 +301,7 @@ class MainWindow(QMainWindow):
     def reset_selected(self) -> None:
         if self.running:
             return
-        self.table_model.refresh(self.queue.reset(item.id for item in self.selected_items()))
+        self.table_model.refresh(self.queue.reset(self.selected_ids()))
         self.run_control.update_controls()
 
     def _queue_menu(self, position) -> None:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRectF, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRectF,
+    Qt,
+)
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -146,3 +153,14 @@ class QueueTableView(QTableView):
         for column, mode in enumerate((stretch, fit, fit, stretch)):
             header.setSectionResizeMode(column, mode)
         header.setHighlightSections(False)
+
+    def select_row(self, row: int) -> None:
+        """Make ``row`` the current, only selected row (nothing happens outside the table)."""
+        if 0 <= row < self.model().rowCount():
+            self.selectionModel().setCurrentIndex(
+                self.model().index(row, 0),
+                QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+
+    def selected_rows(self) -> list[int]:
+        """The selected rows, in order."""
+        return sorted({index.row() for index in self.selectionModel().selectedRows()})

@@ -104,7 +104,7 @@ def main() -> int:
     def on_finished(item_id, result):
         if item_id == window.queue.items[0].id:
             model.delay = 0.35  # slow down from the second file on: the shot is mid-run
-            window.select_row(0)
+            window.table.select_row(0)
 
     window.run_control.engine.worker.file_finished.connect(on_finished)
     state = {"shot": False}

@@ -113,7 +113,7 @@ def test_run_finishes_shows_stems_and_a_bad_file_fails_alone(make_window, make_a
     assert "1 failed" in window.run_control.run_label.text() and "2 done" in window.run_control.run_label.text()
 
     # the selected (first) track shows the mixture and every stem, each drawn
-    window.select_row(0)
+    window.table.select_row(0)
     expected = [MIXTURE, *INSTRUMENTS, "other"]
     qtbot.waitUntil(lambda: window.preview.waveforms.lane_names() == expected, timeout=5000)
     qtbot.waitUntil(lambda: all(lane.envelope is not None for lane in window.preview.waveforms.lanes.values()),
