@@ -3,7 +3,9 @@
 One file never takes the batch down: bad input, an existing output or a write
 error becomes a :class:`FileResult` with a one-line reason, and the batch goes on.
 Nothing partial is left behind: stems are written under temporary names and only
-renamed into place when every stem of the file is complete.
+swapped into place, as a set, when every file of the track is complete
+(:mod:`core.outputs`); a track's outputs never land outside the output folder and
+never replace an input of the batch.
 """
 
 from __future__ import annotations
@@ -22,17 +24,32 @@ import numpy as np
 
 import core
 from core.audio.reader import AudioInfo, is_audio_file, probe
-from core.audio.writer import StemWriter, check_subtype, default_subtype, write_text_atomic
-from core.bundle import sha256_file
-from core.errors import Cancelled, ConfigError, OutputExistsError, StemforgeError
+from core.audio.writer import (
+    StemWriter,
+    check_subtype,
+    default_subtype,
+    fit_residual,
+    quantize,
+    write_temporary_text,
+)
+from core.errors import AudioWriteError, Cancelled, ConfigError, OutputExistsError, StemforgeError
+from core.fileio import remove_quietly, remove_stale_temporaries, sha256_file
 from core.instruments import INSTRUMENTS, RESIDUAL_STEM
 from core.model import StemModel
+from core.outputs import (
+    COLLISION_HINT,
+    DEFAULT_TEMPLATE,
+    check_template,
+    folder_lock,
+    previous_outputs,
+    replace_set,
+)
+from core.outputs import plan_outputs as plan_paths
 from core.pipeline import StreamSettings, separate_stream
 from core.progress import NEVER_CANCELLED, CancelToken, ProgressCallback, no_progress
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TEMPLATE = "{track}/{stem}.{ext}"
 RECIPE_STEM = "stemforge"
 
 
@@ -105,34 +122,26 @@ def validate_options(options: SeparationOptions, model: StemModel) -> None:
         check_subtype(options.subtype, options.format)
     else:
         check_subtype("PCM_24", options.format)
-    if "{stem}" not in options.template:
-        raise ConfigError("the naming template must contain {stem}")
-    try:
-        options.template.format(track="t", stem="s", ext="wav", preset="p", model="m")
-    except (KeyError, IndexError, ValueError) as error:
-        raise ConfigError(
-            f"bad naming template {options.template!r} ({error}); fields: {{track}} {{stem}} {{ext}} {{preset}} {{model}}"
-        ) from None
+    check_template(options.template)
 
 
 def plan_outputs(path: Path, options: SeparationOptions, model_id: str) -> tuple[dict[str, Path], Path]:
     """Destination of each stem (and of the residual) and of the recipe for one input."""
     names = list(options.stems) + ([RESIDUAL_STEM] if options.residual else [])
-    fields = {"track": path.stem, "preset": options.preset, "model": model_id}
-    outputs = {
-        stem: options.out_dir / options.template.format(stem=stem, ext=options.format, **fields)
-        for stem in names
-    }
-    recipe = options.out_dir / options.template.format(stem=RECIPE_STEM, ext="json", **fields)
-    return outputs, recipe
+    plan = plan_paths(Path(path), options.out_dir, options.template, names, options.format,
+                      options.preset, model_id, RECIPE_STEM)
+    return plan.files, plan.recipe
 
 
 class StemSink:
     """Quantises and writes stems and the residual; measures how deeply they null.
 
-    For each aligned block: ``q_i = Q(stem_i)`` is written, then the residual
+    For each aligned block: ``q_i = Q(stem_i)``; where the residual ``mix - sum_i q_i``
+    would not fit the output's range, the excess moves onto the stems
+    (:func:`fit_residual`); then the ``q_i`` are written and the residual
     ``r = Q(mix - sum_i q_i)``, so ``mix - (sum_i q_i + r)`` is only the residual's
-    rounding (zero for PCM input written at the same depth) plus clipping.
+    rounding (zero for PCM input written at the same depth). Samples where the
+    residual would have clipped are counted as the residual's clipped samples.
     """
 
     def __init__(self, writers: dict[str, StemWriter], residual: StemWriter | None):
@@ -142,9 +151,16 @@ class StemSink:
         self.signal_energy = 0.0
 
     def __call__(self, mix: np.ndarray, stems: np.ndarray) -> None:
+        quantized = np.empty_like(stems)
+        for index, writer in enumerate(self.writers.values()):
+            quantized[:, :, index], clipped = quantize(stems[:, :, index], writer.subtype)
+            writer.clipped += clipped
+        if self.residual is not None:
+            quantized, moved = fit_residual(quantized, mix, self.residual.subtype)
+            self.residual.clipped += moved
         total = np.zeros_like(mix)
         for index, writer in enumerate(self.writers.values()):
-            total += writer.write(stems[:, :, index])
+            total += writer.write(quantized[:, :, index])
         if self.residual is not None:
             rest = self.residual.write(mix - total)
             self.error_energy += float(np.sum((mix - total - rest) ** 2))
@@ -173,11 +189,18 @@ def separate_file(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
     reserved: set[Path] | None = None,
+    batch_inputs: set[Path] | None = None,
 ) -> FileResult:
     """Separate one file into stems on disk; never raises for bad input.
 
+    The track's outputs (stems, residual, recipe) are written under temporary names and
+    swapped in together (:func:`core.outputs.replace_set`); on any failure, cancel or
+    interrupt, the previous outputs stay as they were and only this call's temporary
+    files (and the folders it created, when empty) are removed.
+
     Args:
         reserved: outputs already written by this batch (collisions fail the file).
+        batch_inputs: resolved inputs of the whole batch (no output may replace one).
     """
     started = time.perf_counter()
     path = Path(path)
@@ -186,17 +209,22 @@ def separate_file(
         return FileResult(path, status, message, seconds=time.perf_counter() - started, **extra)
 
     writers: dict[str, StemWriter] = {}
-    committed: list[Path] = []
+    temporaries: list[Path] = []
     new_folders: list[Path] = []
     try:
         info = probe(path)
         subtype = options.subtype.upper() if options.subtype else default_subtype(info.subtype, options.format)
         subtype = check_subtype(subtype, options.format)
         outputs, recipe_path = plan_outputs(path, options, model.model_id)
-        _check_destinations(path, list(outputs.values()) + [recipe_path], options, reserved)
+        destinations = [*outputs.values(), recipe_path]
+        inputs = {path.resolve(), *(batch_inputs or ())}
+        previous = previous_outputs(recipe_path, options.out_dir) if options.overwrite else []
+        _check_destinations(path, destinations, previous, options, reserved, inputs)
         preset = model.presets[options.preset]
         input_sha = sha256_file(path)
-        new_folders = _missing_folders(list(outputs.values()) + [recipe_path])
+        new_folders = _missing_folders(destinations)
+        for folder in {d.parent for d in destinations}:
+            remove_stale_temporaries(folder)
         for stem, destination in outputs.items():
             writers[stem] = StemWriter(destination, info.samplerate, info.channels, options.format, subtype)
         stem_writers = {s: writers[s] for s in options.stems}
@@ -205,29 +233,33 @@ def separate_file(
         frames = separate_stream(info, model, options.stems, preset, sink, options.seed,
                                  options.settings, progress, cancel)
         compute_seconds = time.perf_counter() - compute_started
-        for writer in writers.values():
-            committed.append(writer.commit(options.overwrite))
+        moves = {writer.finish(): writer.path for writer in writers.values()}
         clipped = {stem: writer.clipped for stem, writer in writers.items()}
         recipe = _recipe(info, model, options, preset, subtype, input_sha, frames, outputs,
                          recipe_path.parent, clipped, sink.null_db, compute_seconds, time.perf_counter() - started)
-        committed.append(write_text_atomic(recipe_path, json.dumps(recipe, indent=2) + "\n", options.overwrite))
+        recipe_temporary = write_temporary_text(recipe_path, json.dumps(recipe, indent=2) + "\n")
+        temporaries.append(recipe_temporary)
+        moves[recipe_temporary] = recipe_path
+        cancel.check()
+        obsolete = [p for p in previous if p not in destinations]
+        _swap_in(moves, obsolete, options)
     except OutputExistsError as error:
         return result("skipped", str(error))
     except Cancelled:
-        _clean(writers, committed, new_folders)
+        _clean(writers, temporaries, new_folders)
         return result("cancelled", f"{path}: cancelled; no files written")
     except StemforgeError as error:
-        _clean(writers, committed, new_folders)
+        _clean(writers, temporaries, new_folders)
         return result("failed", str(error))
     except MemoryError:
-        _clean(writers, committed, new_folders)
+        _clean(writers, temporaries, new_folders)
         return result("failed", f"{path}: out of memory")
     except Exception as error:  # a bug, not bad input: keep the batch going, log the details
         log.exception("unexpected error on %s", path)
-        _clean(writers, committed, new_folders)
+        _clean(writers, temporaries, new_folders)
         return result("failed", f"{path}: internal error ({type(error).__name__}: {error})")
     except BaseException:
-        _clean(writers, committed, new_folders)
+        _clean(writers, temporaries, new_folders)
         raise
     total_clipped = sum(clipped.values())
     message = (
@@ -237,18 +269,36 @@ def separate_file(
     return result("done", message, outputs=outputs, recipe=recipe_path, null_db=sink.null_db, clipped=clipped)
 
 
-def _check_destinations(path: Path, destinations: list[Path], options: SeparationOptions,
-                        reserved: set[Path] | None) -> None:
-    source = path.resolve()
-    for destination in destinations:
+def _swap_in(moves: dict[Path, Path], obsolete: list[Path], options: SeparationOptions) -> None:
+    """Put the finished set in place, all or nothing, one run at a time per output folder."""
+    try:
+        with folder_lock(options.out_dir):
+            replace_set(moves, obsolete, options.overwrite)
+    except FileExistsError as error:
+        raise AudioWriteError(f"{error.filename}: appeared while writing (another run?); not overwritten") from None
+    except OSError as error:
+        raise AudioWriteError(f"{error.filename or options.out_dir}: cannot move the finished files "
+                              f"into place ({error.strerror or error})") from None
+
+
+def _check_destinations(path: Path, destinations: list[Path], previous: list[Path],
+                        options: SeparationOptions, reserved: set[Path] | None, inputs: set[Path]) -> None:
+    for destination in [*destinations, *previous]:
         resolved = destination.resolve()
-        if resolved == source:
+        if resolved == path.resolve():
             raise ConfigError(f"{path}: an output would overwrite the input file; choose another --out or template")
+        if resolved in inputs:
+            raise ConfigError(
+                f"{path}: output {destination} is an input of this batch; not overwritten "
+                "(choose another --out or template)"
+            )
         if reserved is not None and resolved in reserved:
             raise ConfigError(
                 f"{path}: output {destination} collides with another input of this batch "
-                "(same file name); use a template that tells them apart"
+                f"(same file name); {COLLISION_HINT}"
             )
+        if destination in destinations and destination.is_dir():
+            raise AudioWriteError(f"{path}: output {destination} is a folder; not replaced")
     if not options.overwrite:
         existing = [d for d in destinations if d.exists()]
         if existing:
@@ -266,16 +316,13 @@ def _missing_folders(destinations: list[Path]) -> list[Path]:
     return sorted(missing, key=lambda p: len(p.parts), reverse=True)
 
 
-def _clean(writers: dict[str, StemWriter], committed: list[Path], new_folders: list[Path]) -> None:
-    """Remove temporary files, anything this file already moved into place, and the
-    folders it created (when they are empty)."""
+def _clean(writers: dict[str, StemWriter], temporaries: list[Path], new_folders: list[Path]) -> None:
+    """Remove this file's temporary files and the folders it created (when empty).
+    Files in place are never touched here: :func:`replace_set` undoes its own moves."""
     for writer in writers.values():
         writer.discard()
-    for done in committed:
-        try:
-            done.unlink()
-        except FileNotFoundError:
-            pass
+    for temporary in temporaries:
+        remove_quietly(temporary)
     for folder in new_folders:
         try:
             folder.rmdir()
@@ -335,6 +382,7 @@ def run_batch(
     validate_options(options, model)
     results: list[FileResult] = []
     reserved: set[Path] = set()
+    inputs = {Path(p).resolve() for p in paths}
     for index, path in enumerate(paths):
         if cancel.cancelled:
             outcome = FileResult(Path(path), "cancelled", f"{path}: cancelled before it started")
@@ -342,7 +390,7 @@ def run_batch(
             outcome = separate_file(
                 path, model, options,
                 progress=lambda fraction, message, i=index: on_progress(i, fraction, message),
-                cancel=cancel, reserved=reserved,
+                cancel=cancel, reserved=reserved, batch_inputs=inputs,
             )
             reserved.update(p.resolve() for p in outcome.outputs.values())
             if outcome.recipe is not None:

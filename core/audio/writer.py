@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import errno
 import os
-import uuid
+import shutil
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from core.errors import AudioWriteError, ConfigError
+from core.fileio import place, remove_quietly, temporary_name
 
 FORMATS: dict[str, str] = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}
 """Output format name (also the file extension) -> libsndfile major format."""
@@ -92,6 +93,65 @@ def quantize(block: np.ndarray, subtype: str) -> tuple[np.ndarray, int]:
     return block.astype(np.float32).astype(np.float64), 0
 
 
+def pcm_range(subtype: str) -> tuple[float, float, float] | None:
+    """``(lowest, highest, step)`` of the values ``subtype`` stores, or None where
+    nothing clips exactly (FLOAT never clips; Vorbis is lossy)."""
+    if subtype not in _PCM_BITS:
+        return None
+    scale = float(2 ** (_PCM_BITS[subtype] - 1))
+    return -1.0, 1.0 - 1.0 / scale, 1.0 / scale
+
+
+def fit_residual(stems: np.ndarray, mix: np.ndarray, subtype: str) -> tuple[np.ndarray, int]:
+    """Move onto the stems whatever part of the residual would not fit in ``subtype``.
+
+    With quantised stems ``q_i`` the residual is ``r = mix - sum_i q_i``. Where ``r``
+    exceeds the highest value ``hi`` (or falls below the lowest ``lo``), the excess
+    ``e = r - hi`` is shared among the stems in proportion to their headroom
+    ``hi - q_i`` (rounded down to the grid, the rounding left-over given to the stems
+    with headroom left, in order), so that afterwards every stem and ``r`` fit and
+    ``sum_i q_i + r = mix`` still holds exactly. Possible whenever
+    ``|mix| <= (S + 1) * full scale``; beyond that the residual keeps what cannot move.
+
+    Args:
+        stems: ``(k, C, S)`` quantised stems (values on the grid of ``subtype``).
+        mix: ``(k, C)`` the input.
+        subtype: output bit depth (only PCM depths are adjusted).
+
+    Returns:
+        The adjusted stems (a new array) and the number of samples (per channel) where
+        the residual would have clipped.
+    """
+    limits = pcm_range(subtype)
+    if limits is None:
+        return stems, 0
+    lo, hi, step = limits
+    stems = stems.copy()
+    residual = mix - stems.sum(axis=-1)
+    over, under = residual > hi, residual < lo
+    count = int(np.count_nonzero(over | under))
+    if not count:
+        return stems, 0
+    for mask, sign, bound in ((over, 1.0, hi), (under, -1.0, lo)):
+        if not mask.any():
+            continue
+        rows = stems[mask]  # (n, S)
+        excess = sign * (residual[mask] - bound)  # > 0
+        headroom = np.maximum(sign * (bound - rows), 0.0)  # room of each stem towards the bound
+        total = headroom.sum(axis=-1, keepdims=True)
+        share = np.where(total > 0, excess[:, None] * headroom / np.where(total > 0, total, 1.0), 0.0)
+        move = np.minimum(np.floor(share / step + 1e-9) * step, headroom)
+        rows = rows + sign * move
+        left = excess - move.sum(axis=-1)
+        for index in range(rows.shape[-1]):  # rounding left-overs (a few steps at most)
+            room = np.maximum(sign * (bound - rows[:, index]), 0.0)
+            extra = np.minimum(np.ceil(np.maximum(left, 0.0) / step - 1e-9) * step, room)
+            rows[:, index] += sign * extra
+            left = left - extra
+        stems[mask] = rows
+    return stems, count
+
+
 def _as_storage(quantized: np.ndarray, subtype: str) -> np.ndarray:
     """Exact integer or float32 arrays for libsndfile (no conversion on its side)."""
     if subtype == "PCM_16":
@@ -103,10 +163,32 @@ def _as_storage(quantized: np.ndarray, subtype: str) -> np.ndarray:
     return quantized.astype(np.float32)
 
 
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _free_bytes(path: Path) -> int | None:
+    for folder in (path.parent, *path.parent.parents):
+        try:
+            return shutil.disk_usage(folder).free
+        except OSError:
+            continue
+    return None
+
+
 def _write_error(path: Path, error: BaseException) -> AudioWriteError:
+    """One line naming ``path`` and the reason (disk full, not writable, ...).
+
+    libsndfile reports every failed system call as "System error."; the errno it left
+    behind (cffi keeps it per thread) tells a full disk or quota from other failures.
+    """
     text = str(error)
-    if getattr(error, "errno", None) == errno.ENOSPC or "No space left" in text:
-        return AudioWriteError(f"{path}: disk full while writing")
+    code = getattr(error, "errno", None)
+    if code is None and isinstance(error, sf.LibsndfileError) and "System error" in text:
+        code = sf._ffi.errno
+    if code in _DISK_FULL or "No space left" in text:
+        free = _free_bytes(path)
+        where = f" ({free / 1e6:.1f} MB free)" if free is not None else ""
+        return AudioWriteError(f"{path}: disk full while writing{where}; free some space and run again")
     if isinstance(error, PermissionError) or "Permission denied" in text:
         return AudioWriteError(f"{path}: output folder is not writable")
     return AudioWriteError(f"{path}: cannot write ({text.strip().splitlines()[0] if text.strip() else type(error).__name__})")
@@ -137,7 +219,7 @@ class StemWriter:
         self.subtype = subtype
         self.clipped = 0
         self.frames = 0
-        self.temp_path = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.partial")
+        self.temp_path = temporary_name(self.path)
         ensure_folder(self.path.parent)
         try:
             self._file = sf.SoundFile(
@@ -164,14 +246,20 @@ class StemWriter:
         self.frames += block.shape[0]
         return quantized
 
-    def commit(self, overwrite: bool = False) -> Path:
-        """Close the file and move it into place."""
+    def finish(self) -> Path:
+        """Close the file (still under its temporary name) and return that name."""
         self._close()
-        if self.path.exists() and not overwrite:
-            self._remove_temp()
-            raise AudioWriteError(f"{self.path}: appeared while writing; not overwritten")
+        return self.temp_path
+
+    def commit(self, overwrite: bool = False) -> Path:
+        """Close the file and move it into place (a lone file; sets use
+        :func:`core.outputs.replace_set`)."""
+        self._close()
         try:
-            os.replace(self.temp_path, self.path)
+            place(self.temp_path, self.path, overwrite)
+        except FileExistsError:
+            self._remove_temp()
+            raise AudioWriteError(f"{self.path}: appeared while writing; not overwritten") from None
         except OSError as error:
             self._remove_temp()
             raise _write_error(self.path, error) from None
@@ -193,24 +281,17 @@ class StemWriter:
                 raise _write_error(self.path, error) from None
 
     def _remove_temp(self) -> None:
-        try:
-            self.temp_path.unlink()
-        except FileNotFoundError:
-            pass
+        remove_quietly(self.temp_path)
 
 
-def write_text_atomic(path: Path, text: str, overwrite: bool = False) -> Path:
-    """Write a small text file (the recipe) under a temporary name, then rename."""
+def write_temporary_text(path: Path, text: str) -> Path:
+    """Write a small text file (the recipe) under a fresh temporary name next to ``path``
+    and return that name (moved into place with the stems)."""
     ensure_folder(path.parent)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    temporary = temporary_name(path)
     try:
-        temp.write_text(text, encoding="utf-8")
-        if path.exists() and not overwrite:
-            raise AudioWriteError(f"{path}: appeared while writing; not overwritten")
-        os.replace(temp, path)
+        temporary.write_text(text, encoding="utf-8")
     except OSError as error:
+        remove_quietly(temporary)
         raise _write_error(path, error) from None
-    finally:
-        if temp.exists():
-            temp.unlink()
-    return path
+    return temporary
