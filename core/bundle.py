@@ -21,8 +21,13 @@ Manifest (``format_version`` 1)::
                     "s_churn": 0.0, "s_tmin": 0.0, "s_tmax": null, "s_noise": 1.0},
       "metrics": {...}, "training_data": {...},
       "stemforge_version": "0.1.0",
-      "files": {"weights.safetensors": "<sha256>"}
+      "files": {"weights.safetensors": "<sha256>"},
+      "manifest_sha256": "<sha256 of this manifest without this key>"
     }
+
+Before anything is allocated, the manifest's own checksum, the bounds of every number
+and the parameter count against the weights' size and the machine's memory are checked
+(:mod:`core.manifest_checks`).
 
 Tensors in ``weights.safetensors`` are named ``extractor.*``, ``student.*`` and optionally
 ``teacher.*`` (each network's state dict under its prefix), stored in fp16 or fp32.
@@ -30,12 +35,11 @@ Tensors in ``weights.safetensors`` are named ``extractor.*``, ``student.*`` and 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -45,9 +49,11 @@ from safetensors.torch import save_file
 import core
 from core.devices import resolve_device
 from core.diffusion.constants import RHO, SIGMA_DATA, SIGMA_MIN
-from core.errors import ConfigError, ModelLoadError, OutputExistsError
+from core.errors import ConfigError, ModelLoadError, OutputExistsError, UnknownModelError
+from core.fileio import save_atomic, sha256_file, write_text_atomic
 from core.hybrid import HybridModel
 from core.instruments import INSTRUMENTS, MODEL_SAMPLE_RATE
+from core.manifest_checks import check_bounds, check_cost, seal, verify_checksum
 from core.model import PRESET_ORDER, Preset
 from core.nn.config import UNetConfig
 from core.nn.unet import UNet, count_parameters
@@ -143,22 +149,13 @@ def find_bundle(spec: str | Path | None) -> Path:
     if str(spec) in ids:
         return ids[str(spec)]
     known = ", ".join(ids) if ids else "none"
-    raise ModelLoadError(
+    raise UnknownModelError(
         f"no model bundle {str(spec)!r}: not a folder and not an installed bundle id "
         f"(installed: {known}); {HOW_TO_GET_ONE}"
     )
 
 
 # -- manifest ----------------------------------------------------------------------------
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_manifest(path: str | Path) -> dict:
@@ -175,9 +172,9 @@ def read_manifest(path: str | Path) -> dict:
     return manifest
 
 
-def validate_manifest(manifest: object, file: Path) -> None:
+def validate_manifest(manifest: object, file: Path, sealed: bool = True) -> None:
     """Raise :class:`ModelLoadError` (naming ``file``) unless ``manifest`` is a usable
-    format-1 manifest."""
+    format-1 manifest (with its checksum unless ``sealed`` is False: before saving)."""
     if not isinstance(manifest, dict):
         raise ModelLoadError(f"{file}: the manifest must be a JSON object")
     version = manifest.get("format_version")
@@ -188,17 +185,23 @@ def validate_manifest(manifest: object, file: Path) -> None:
         )
     required = ("id", "architecture", "sample_rate", "segment_samples", "instruments",
                 "networks", "presets", "files")
+    if sealed:
+        verify_checksum(manifest, file)
     missing = [key for key in required if key not in manifest]
     if missing:
         raise ModelLoadError(f"{file}: manifest lacks {', '.join(missing)}")
     try:
+        check_bounds(manifest)
+        _check_diffusion(manifest.get("diffusion", {}))
+        if not isinstance(manifest["networks"], list) or not all(isinstance(n, str) for n in manifest["networks"]):
+            raise ValueError("networks must be a list of names")
         config = UNetConfig.from_dict(manifest["architecture"]["unet"])
         presets = presets_from_manifest(manifest)
         if int(manifest["segment_samples"]) % config.hop:
             raise ValueError(f"segment_samples is not a multiple of the hop {config.hop}")
         if not manifest["instruments"] or len(manifest["instruments"]) != config.num_labels:
             raise ValueError(f"needs {config.num_labels} instruments, one per label")
-    except (ConfigError, KeyError, TypeError, ValueError) as error:
+    except (ConfigError, KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
         raise ModelLoadError(f"{file}: invalid manifest ({error})") from None
     unknown = set(manifest["networks"]) - set(NETWORKS)
     if unknown or "extractor" not in manifest["networks"]:
@@ -210,8 +213,31 @@ def validate_manifest(manifest: object, file: Path) -> None:
         needs = "teacher" if preset.sampler == "teacher" else "student"
         if preset.steps > 0 and needs not in manifest["networks"]:
             raise ModelLoadError(f"{file}: preset {preset.name!r} needs the {needs}, which the bundle lacks")
-    if not isinstance(manifest["files"], dict) or WEIGHTS not in manifest["files"]:
-        raise ModelLoadError(f"{file}: the manifest does not list {WEIGHTS}")
+    files = manifest["files"]
+    if not isinstance(files, dict) or WEIGHTS not in files or not all(
+            isinstance(name, str) and isinstance(digest, str) and "/" not in name and "\\" not in name
+            and name not in ("", ".", "..") for name, digest in files.items()):
+        raise ModelLoadError(f"{file}: the manifest does not list {WEIGHTS} with its sha256")
+
+
+MAX_PRESET_STEPS = 64
+"""Most refinement steps a preset may ask for (the product presets use 0 to 4)."""
+
+
+def _check_diffusion(diffusion: object) -> None:
+    """Raise ValueError unless the diffusion constants are finite numbers (s_tmax may be
+    null for infinity) and sigma_data, sigma_min, rho are positive."""
+    if not isinstance(diffusion, Mapping):
+        raise ValueError("diffusion must be an object")
+    for key, value in diffusion.items():
+        if key not in DEFAULT_DIFFUSION:
+            continue
+        if value is None and key == "s_tmax":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"diffusion.{key} must be a finite number, got {value!r}")
+        if key in ("sigma_data", "sigma_min", "rho") and not value > 0:
+            raise ValueError(f"diffusion.{key} must be > 0, got {value!r}")
 
 
 def presets_from_manifest(manifest: Mapping) -> dict[str, Preset]:
@@ -224,8 +250,10 @@ def presets_from_manifest(manifest: Mapping) -> dict[str, Preset]:
             sigma_max=float(row.get("sigma_max", 0.0)),
             sampler=str(row.get("sampler", "consistency")),
         )
-        if preset.steps < 0 or preset.sampler not in ("consistency", "teacher"):
-            raise ValueError(f"preset {name!r}: bad steps or sampler")
+        if not 0 <= preset.steps <= MAX_PRESET_STEPS or preset.sampler not in ("consistency", "teacher"):
+            raise ValueError(f"preset {name!r}: bad steps (0 to {MAX_PRESET_STEPS}) or sampler")
+        if not math.isfinite(preset.sigma_max) or preset.sigma_max < 0:
+            raise ValueError(f"preset {name!r}: sigma_max must be a finite number >= 0")
         if preset.steps > 0 and not preset.sigma_max > 0:
             raise ValueError(f"preset {name!r}: sigma_max must be > 0 when steps > 0")
         presets[name] = preset
@@ -304,7 +332,7 @@ def save_bundle(
         "stemforge_version": core.__version__,
         "files": {WEIGHTS: "to be computed"},
     }
-    validate_manifest(manifest, folder / MANIFEST)  # refuse to write a bundle we could not load
+    validate_manifest(manifest, folder / MANIFEST, sealed=False)  # refuse to write a bundle we could not load
 
     tensors = {}
     for name, net in nets.items():
@@ -320,13 +348,10 @@ def save_bundle(
             tensors[f"{name}.{key}"] = value.contiguous()
     folder.mkdir(parents=True, exist_ok=True)
     weights = folder / WEIGHTS
-    partial = folder / (WEIGHTS + ".partial")
-    save_file(tensors, str(partial), metadata={"format": "pt", "bundle_id": bundle_id})
-    os.replace(partial, weights)
+    save_atomic(weights, lambda temporary: save_file(
+        tensors, str(temporary), metadata={"format": "pt", "bundle_id": bundle_id}))
     manifest["files"][WEIGHTS] = sha256_file(weights)
-    partial = folder / (MANIFEST + ".partial")
-    partial.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    os.replace(partial, folder / MANIFEST)
+    write_text_atomic(folder / MANIFEST, json.dumps(seal(manifest), indent=2) + "\n")
     return folder
 
 
@@ -347,11 +372,15 @@ def verify_files(folder: Path, manifest: Mapping) -> None:
             )
 
 
-def _read_tensors(file: Path) -> dict[str, torch.Tensor]:
+def _read_tensors(file: Path, before_reading: Callable[[], None] = lambda: None) -> dict[str, torch.Tensor]:
+    """All tensors of a safetensors file; ``before_reading`` runs once its header has been
+    read and before any tensor is (the cost check)."""
     try:
         tensors = {}
         with safe_open(str(file), framework="pt", device="cpu") as handle:
-            for key in handle.keys():
+            keys = list(handle.keys())
+            before_reading()
+            for key in keys:
                 tensors[key] = handle.get_tensor(key)
         return tensors
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
@@ -392,9 +421,14 @@ def load_bundle(folder: str | Path, device: str | torch.device = "cpu") -> Hybri
     manifest = read_manifest(folder)
     verify_files(folder, manifest)
     file = folder / WEIGHTS
-    tensors = _read_tensors(file)
     config = UNetConfig.from_dict(manifest["architecture"]["unet"])
-    nets = {name: _build_network(name, config, tensors, file) for name in manifest["networks"]}
+    tensors = _read_tensors(file, lambda: check_cost(
+        count_values(config, manifest["networks"]), len(manifest["networks"]), file.stat().st_size, file))
+    try:
+        nets = {name: _build_network(name, config, tensors, file) for name in manifest["networks"]}
+    except (RuntimeError, MemoryError) as error:
+        raise ModelLoadError(f"{file}: cannot build the networks ({type(error).__name__}: "
+                             f"{str(error).splitlines()[0] if str(error) else ''})") from None
     stray = sorted({key.split(".", 1)[0] for key in tensors} - set(nets))
     if stray:
         raise ModelLoadError(f"{file}: holds tensors for networks the manifest does not list: {stray}")
@@ -417,6 +451,16 @@ def load_bundle(folder: str | Path, device: str | torch.device = "cpu") -> Hybri
     if isinstance(device, str):
         device = resolve_device(device)
     return model.to(device)
+
+
+def count_values(config: UNetConfig, networks: list[str]) -> int:
+    """Values (parameters and buffers) of the listed networks, counted on the ``meta``
+    device: shapes only, nothing allocated."""
+    with torch.device("meta"):
+        return sum(
+            sum(t.numel() for t in UNet(config, noise_conditioned=(name != "extractor")).state_dict().values())
+            for name in networks
+        )
 
 
 def load_model(spec: str | Path | None, device: str | torch.device = "auto") -> HybridModel:

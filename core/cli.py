@@ -1,8 +1,10 @@
 """``stemforge``: the command line, one entry point with subcommands.
 
 Exit codes scripts can trust: 0 when every input succeeded (or was skipped because
-its outputs exist), 1 when any input failed, 2 for a usage error, 130 when
-interrupted. Bad input gets one line on stderr naming the file and the reason.
+its outputs exist), 1 when any input failed, 2 for a usage error (unknown model id
+included), 130 when interrupted (Ctrl-C), 143 when terminated (SIGTERM). Bad input gets
+one line on stderr naming the file and the reason; an interrupted or terminated run
+removes its unfinished files first.
 """
 
 from __future__ import annotations
@@ -11,17 +13,28 @@ import argparse
 import importlib
 import json
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
 
 from core import __version__
 from core.devices import DEVICE_NAMES
-from core.errors import ConfigError, StemforgeError
+from core.errors import ConfigError, StemforgeError, UnknownModelError
 from core.instruments import INSTRUMENTS
 from core.model import PRESET_ORDER
+from core.outputs import DEFAULT_TEMPLATE, TEMPLATE_FIELDS
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+
+
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so a terminated run unwinds (and removes its
+    unfinished files) exactly like an interrupted one."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
 
 # Subcommands defined in their own modules: name -> (module, one-line help).
 # Each module provides add_arguments(parser) and run(args) -> int.
@@ -102,9 +115,10 @@ def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subtype", default=None, type=str.upper,
                         choices=["PCM_16", "PCM_24", "FLOAT"],
                         help="output bit depth (default: the input's; lossy input -> PCM_24)")
-    parser.add_argument("--template", default="{track}/{stem}.{ext}",
-                        help="output path under --out; fields {track} {stem} {ext} {preset} {model} "
-                             "(default: {track}/{stem}.{ext})")
+    parser.add_argument("--template", default=DEFAULT_TEMPLATE,
+                        help="output path under --out, ending in .{ext}; fields "
+                             + " ".join("{" + name + "}" for name in TEMPLATE_FIELDS)
+                             + f" ({{folder}}: the input's folder name; default: {DEFAULT_TEMPLATE})")
     parser.add_argument("--no-residual", dest="residual", action="store_false",
                         help="do not write the 'other' stem (input minus the extracted stems)")
     parser.add_argument("--overwrite", action="store_true",
@@ -224,9 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    previous = _install_sigterm()
     try:
         return args.handler(args)
-    except ConfigError as error:  # options that cannot work together, or an absent device
+    except (ConfigError, UnknownModelError) as error:  # options that cannot work together, or an absent device
         _error(str(error))
         return EXIT_USAGE
     except StemforgeError as error:
@@ -235,6 +250,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted; unfinished files were removed")
         return EXIT_INTERRUPTED
+    except Terminated:
+        _error("terminated; unfinished files were removed")
+        return EXIT_TERMINATED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _install_sigterm():
+    """Turn SIGTERM into :class:`Terminated` (main thread only); returns the old handler."""
+    try:
+        return signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread (embedded use)
+        return None
 
 
 if __name__ == "__main__":

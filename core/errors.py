@@ -21,6 +21,10 @@ class ModelLoadError(StemforgeError):
     """A model bundle is missing, corrupted, truncated or does not match this version."""
 
 
+class UnknownModelError(ModelLoadError):
+    """No bundle has the id (or folder) the user named: a usage error."""
+
+
 class OutputExistsError(StemforgeError):
     """An output file already exists and overwriting was not requested."""
 

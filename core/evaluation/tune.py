@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 from core.errors import ConfigError
 from core.evaluation.protocol import PAPER_SETTINGS, Chunk, ProtocolSettings
 from core.evaluation.sweep import DEFAULT_GRID, SweepResult, run_sweep
+from core.fileio import write_bytes_atomic, write_text_atomic
 from core.model import StemModel
 from core.progress import ProgressCallback, no_progress
 
@@ -95,17 +95,16 @@ def write_manifest(folder: Path, manifest: dict) -> Path:
     with :func:`core.bundle.read_manifest`; on failure the old manifest is restored.
     """
     from core.bundle import MANIFEST, read_manifest, verify_files
+    from core.manifest_checks import seal
 
     folder = Path(folder)
     verify_files(folder, manifest)
     target = folder / MANIFEST
     backup = target.read_bytes()
-    partial = folder / (MANIFEST + ".partial")
-    partial.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    os.replace(partial, target)
+    write_text_atomic(target, json.dumps(seal(dict(manifest)), indent=2) + "\n")
     try:
         read_manifest(folder)
     except Exception:
-        target.write_bytes(backup)
+        write_bytes_atomic(target, backup)
         raise
     return target

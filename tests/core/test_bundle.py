@@ -21,6 +21,7 @@ from core.bundle import (
     sha256_file,
 )
 from core.errors import ModelLoadError, OutputExistsError
+from core.manifest_checks import seal
 from core.model import Preset
 from core.nn.config import get_config
 from core.nn.unet import UNet, count_parameters
@@ -184,13 +185,15 @@ def rewrite_weights(folder, change):
     save_file(tensors, str(file))
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["files"]["weights.safetensors"] = sha256_file(file)
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "manifest.json").write_text(json.dumps(seal(manifest)))
 
 
-def edit_manifest(folder, change):
+def edit_manifest(folder, change, reseal=True):
+    """Change the manifest; with ``reseal`` its checksum is updated (a consistent edit, as
+    a hostile one would be), else it is left stale (an accidental edit)."""
     manifest = json.loads((folder / "manifest.json").read_text())
     change(manifest)
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "manifest.json").write_text(json.dumps(seal(manifest) if reseal else manifest))
 
 
 def test_flipped_byte_fails_the_checksum(tmp_path):
