@@ -5,6 +5,19 @@ for every (segment, instrument) pair it runs the extractor once, keeping its sta
 activations, then ``preset.steps`` consistency steps of the student (or Euler steps of
 the diffusion teacher for ``preset.sampler == "teacher"``) that reuse those activations.
 Draft (``steps == 0``) is the extractor alone.
+
+Quiet input: the networks are not zero-preserving. Their biases and GroupNorm shifts
+give a fixed response to a silent segment (for the shipped stemforge-lite extractor
+-48.6 dBFS RMS, periodic every patch x first factor = 64 samples, i.e. a 345 Hz tone at
+22 050 Hz), and GroupNorm makes the inner activations level-independent, so below some
+level the estimates stop scaling with the input. :meth:`HybridModel.separate` therefore
+lifts every segment quieter than :data:`LEVEL_FLOOR_RMS` to that level and scales the
+estimates back down: with ``g = min(1, rms(x) / LEVEL_FLOOR_RMS)``,
+
+    separate(x) = g * f(x / g)        (and 0 for a silent segment, g = 0)
+
+which is exactly scale-equivariant below the floor, leaves louder segments untouched,
+and turns digital silence into digital silence.
 """
 
 from __future__ import annotations
@@ -23,6 +36,22 @@ from core.instruments import INSTRUMENTS, MODEL_SAMPLE_RATE
 from core.model import Preset
 from core.nn.unet import UNet
 from core.progress import CancelToken
+
+
+LEVEL_FLOOR_RMS = 0.05
+"""Segments with a lower RMS (-26 dBFS) are separated at this level and scaled back.
+
+Measured on stemforge-lite (draft, bass, a 55 Hz bass line plus hi-hats at -17.4 dBFS
+RMS, scaled): SI-SDR 19.7 / 21.1 / 14.9 / 9.9 / 7.5 dB at input RMS -17 / -27 / -37 /
+-47 / -57 dBFS, with the estimate's gain over the input -0.4 / -0.2 / +3.2 / +9.6 /
++18.1 dB: the silence response (-48.6 dBFS) takes over below about -30 dBFS, so the floor
+sits above that, 22 dB over the silence response."""
+
+
+def level_gains(mixture: torch.Tensor, floor: float = LEVEL_FLOOR_RMS) -> torch.Tensor:
+    """``g = min(1, rms / floor)`` per segment: ``(N, L)`` -> ``(N, 1)`` (0 for silence)."""
+    rms = mixture.double().pow(2).mean(dim=-1, keepdim=True).sqrt()
+    return (rms / floor).clamp(max=1.0).to(mixture.dtype)
 
 
 def pair_generators(generator: torch.Generator, count: int) -> list[torch.Generator]:
@@ -120,7 +149,9 @@ class HybridModel:
         """Estimate ``S = len(instruments)`` stems of ``N`` mono segments.
 
         The N*S (segment, label) pairs run batched (at most ``max_batch`` per call); each
-        pair costs ``preset.passes_per_stem`` network passes. Each pair draws its noise from
+        pair costs ``preset.passes_per_stem`` network passes. Segments quieter than
+        :data:`LEVEL_FLOOR_RMS` are lifted to it and their estimates scaled back (see the
+        module docstring). Each pair draws its noise from
         its own generator, seeded from ``generator``, so the result does not depend on
         ``max_batch`` (beyond float rounding).
 
@@ -141,7 +172,9 @@ class HybridModel:
             raise ValueError(f"segment length {length} is not a multiple of the hop {self.config.hop}")
         labels = torch.tensor([self._label(name) for name in instruments], dtype=torch.long)
         stems = len(labels)
-        pairs_mix = mixture.to(self.device, torch.float32).repeat_interleave(stems, dim=0)[:, None]
+        gains = level_gains(mixture.to(self.device, torch.float32))  # (N, 1)
+        lifted = mixture.to(self.device, torch.float32) / torch.where(gains > 0, gains, 1.0)
+        pairs_mix = lifted.repeat_interleave(stems, dim=0)[:, None]
         pairs_labels = labels.repeat(count).to(self.device)
         generators = pair_generators(generator, count * stems) if preset.steps else []
         outputs = []
@@ -153,7 +186,8 @@ class HybridModel:
                     self._run(pairs_mix[part], pairs_labels[part], preset, generators[part], cancel)
                 )
         result = torch.cat(outputs) if outputs else pairs_mix.new_zeros(0, 1, length)
-        return result.reshape(count, stems, length).to(mixture.device, mixture.dtype)
+        result = result.reshape(count, stems, length) * gains[:, :, None]
+        return result.to(mixture.device, mixture.dtype)
 
     # -- internals ---------------------------------------------------------------------
 
