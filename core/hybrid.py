@@ -37,7 +37,6 @@ from core.model import Preset
 from core.nn.unet import UNet
 from core.progress import CancelToken
 
-
 LEVEL_FLOOR_RMS = 0.05
 """Segments with a lower RMS (-26 dBFS) are separated at this level and scaled back.
 
