@@ -1,5 +1,9 @@
+import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,3 +106,57 @@ def test_absent_device_is_a_usage_error(monkeypatch, make_audio, tmp_path, capsy
                         lambda spec, device: core.devices.resolve_device(device) and FilterBankModel())
     assert main(["separate", str(make_audio(seconds=0.1)), "--out", str(tmp_path), "--device", "cuda"]) == 2
     assert "not available" in capsys.readouterr().err
+
+
+# -- issue 16 case 5: a killed or terminated run ----------------------------------------------
+
+SLOW_RUN = """
+import sys, time
+import core.cli
+from tests.fakes import FilterBankModel
+
+class SlowModel(FilterBankModel):
+    def separate(self, *args, **kwargs):
+        time.sleep(0.05)
+        return super().separate(*args, **kwargs)
+
+core.cli.load_model = lambda spec, device: SlowModel(segment_samples=1024)
+sys.exit(core.cli.main(sys.argv[1:]))
+"""
+
+
+def _start_slow_run(path, out):
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    process = subprocess.Popen([sys.executable, "-c", SLOW_RUN, "separate", str(path), "--out", str(out)],
+                               cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(out.rglob("*.partial")):  # the run is writing its stems
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    return process
+
+
+def test_sigterm_behaves_like_ctrl_c(make_audio, tmp_path):
+    path = make_audio(seconds=6.0, samplerate=22050, channels=1)
+    out = tmp_path / "out"
+    process = _start_slow_run(path, out)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143
+    assert err.strip() == "stemforge: error: terminated; unfinished files were removed"
+    assert [p for p in out.rglob("*") if p.is_file()] == []
+
+
+def test_partial_files_of_a_killed_run_are_removed_by_the_next_run(fake_model, make_audio, tmp_path):
+    path = make_audio(seconds=6.0, samplerate=22050, channels=1)
+    out = tmp_path / "out"
+    process = _start_slow_run(path, out)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    assert list(out.rglob("*.partial"))  # what kill -9 leaves
+    assert main(["separate", str(path), "--out", str(out), "--quiet"]) == 0
+    assert not list(out.rglob("*.partial"))
+    assert sorted(p.name for p in (out / "track").iterdir()) == [
+        "bass.wav", "drums.wav", "guitar.wav", "other.wav", "piano.wav", "stemforge.json"]
