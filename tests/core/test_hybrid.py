@@ -146,3 +146,34 @@ def test_to_moves_and_reports_the_device():
     model = make_model()
     assert model.to("cpu") is model
     assert model.device == torch.device("cpu")
+
+
+# -- issue 16 case 7: silence in, silence out ------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", ["draft", "fast", "best", "reference"])
+def test_silence_in_gives_silence_out(preset):
+    """The networks' biases answer silence with a fixed pattern; the separator must not."""
+    model = make_model()
+    with torch.inference_mode():
+        assert model.extractor(torch.zeros(1, 1, LENGTH), torch.tensor([0])).abs().max() > 1e-3
+    mix = torch.zeros(2, LENGTH)
+    mix[1, 100] = 1e-7  # digital silence, and next to it one quiet click
+    stems = run(model, preset, mix=mix)
+    assert torch.count_nonzero(stems[0]) == 0
+    assert stems[1].abs().max() < 10 ** (-90 / 20)
+
+
+def test_quiet_segments_are_separated_scale_equivariantly():
+    """Below the level floor, separate(a x) = a separate(x): a quiet passage is the same
+    separation as a louder one, scaled (the bias response no longer dominates it)."""
+    model = make_model()
+    quiet = mixture() * 1e-2  # RMS 3e-3, below LEVEL_FLOOR_RMS
+    a = run(model, "best", mix=quiet)
+    b = run(model, "best", mix=quiet * 1e-3)
+    torch.testing.assert_close(b, a * 1e-3, rtol=1e-4, atol=1e-9)
+    loud = run(model, "draft", mix=mixture())
+    with torch.inference_mode():  # louder than the floor: untouched
+        direct = model.extractor(mixture()[:, None].repeat_interleave(3, 0),
+                                 torch.tensor([0, 1, 3]).repeat(3))
+    torch.testing.assert_close(loud.reshape(-1, LENGTH), direct[:, 0])

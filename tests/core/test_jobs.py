@@ -1,5 +1,6 @@
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -172,3 +173,52 @@ def test_bad_options_are_rejected_before_any_file(tmp_path):
                     SeparationOptions(template="{track}.{ext}"), SeparationOptions(stems=("vocals",))):
         with pytest.raises(ConfigError):
             validate_options(options, model)
+
+
+# -- issue 16 case 6: the null holds on loud masters --------------------------------------------
+
+
+def test_a_hot_clipped_master_still_nulls_and_the_recipe_counts_the_moved_samples(make_audio, tmp_path):
+    """Every stem is the whole mix (identity model), so the residual -3 x mix would clip
+    wherever |mix| > 1/3: before the fix `other` saturated and the null missed by 0.8."""
+    t = np.arange(44100) / 44100
+    hot = np.clip(1.6 * np.sin(2 * np.pi * 110 * t), -1, 1)[:, None] * np.array([[1.0, -0.9]])
+    path = make_audio("hot.wav", data=hot, subtype="PCM_16")
+    result = separate_file(path, FilterBankModel(identity=True), SeparationOptions(out_dir=tmp_path / "out"))
+    assert result.status == "done" and result.null_db == -math.inf
+    assert null_error(result, read(path)) == 0.0
+    for stem in result.outputs.values():
+        assert sf.info(str(stem)).subtype == "PCM_16"
+    recipe = json.loads(result.recipe.read_text())
+    assert recipe["clipped_samples"]["other"] > 44100 and recipe["null_depth_db"] == "-inf"
+
+
+def test_a_one_sample_file_nulls(make_audio, tmp_path):
+    path = make_audio("one.wav", data=np.array([[0.9, -0.95]]), subtype="PCM_16")
+    result = separate_file(path, FilterBankModel(identity=True), SeparationOptions(out_dir=tmp_path / "out"))
+    assert result.status == "done" and result.null_db == -math.inf
+    assert null_error(result, read(path)) == 0.0
+
+
+# -- issue 16 case 8: a full disk ---------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_is_named_as_such(make_audio, tmp_path, monkeypatch):
+    """/dev/full answers every write with ENOSPC, as a full disk does; libsndfile only
+    says "System error."."""
+    import core.audio.writer as writer_module
+
+    path = make_audio(seconds=0.2)
+
+    def onto_the_full_device(destination, suffix=".partial"):
+        link = tmp_path / "out" / "track" / f".{destination.name}.full"
+        link.symlink_to("/dev/full")
+        return link
+
+    monkeypatch.setattr(writer_module, "temporary_name", onto_the_full_device)
+    (tmp_path / "out" / "track").mkdir(parents=True)
+    result = separate_file(path, FilterBankModel(), SeparationOptions(out_dir=tmp_path / "out"))
+    assert result.status == "failed"
+    assert "disk full while writing" in result.message and "System error" not in result.message
+    assert "track/bass.wav" in result.message

@@ -66,3 +66,21 @@ def test_the_shipped_model_extracts_a_stem_that_correlates_with_the_truth():
     correlation_bass = np.corrcoef(estimate, bass)[0, 1]
     correlation_hats = np.corrcoef(estimate, hats)[0, 1]
     assert correlation_bass > 0.5 and correlation_bass > 3 * abs(correlation_hats), (correlation_bass, correlation_hats)
+
+
+def test_digital_silence_comes_back_as_silence(tmp_path):
+    """Issue 16 case 7: the shipped model answered silence with a 345 Hz tone (peaks 0.18)."""
+    import soundfile as sf
+
+    from core.jobs import SeparationOptions, separate_file
+
+    torch.set_num_threads(1)
+    model = load_bundle(SHIPPED, "cpu")
+    path = tmp_path / "silence.wav"
+    sf.write(str(path), np.zeros((44100, 2)), 44100, subtype="PCM_16")
+    for preset in ("draft", "balanced"):
+        result = separate_file(path, model, SeparationOptions(out_dir=tmp_path / preset, preset=preset))
+        assert result.status == "done", result.message
+        for stem, file in result.outputs.items():
+            peak = np.abs(sf.read(str(file))[0]).max()
+            assert peak < 10 ** (-90 / 20), (preset, stem, peak)
