@@ -144,7 +144,7 @@ def separate_stream(
     runner = SegmentRunner(model, instruments, preset, generator, cancel,
                            notify=lambda message: progress(frames_read / max(info.frames, 1), message))
     engine = OverlapAdd(runner, segment, overlap, channels, stems,
-                        max_positions=settings.max_positions, before_batch=cancel.check)
+                        max_positions=settings.max_positions, before_batch=cancel.check, margin=overlap)
     down = StreamResampler(rate, model_rate, channels)
     up = StreamResampler(model_rate, rate, channels * stems)
     pending_mix, pending_stems = _Fifo(), _Fifo()

@@ -9,7 +9,10 @@ overlap-add::
     y[t] = sum_k w[t - s_k] * y_k[t - s_k] / sum_k w[t - s_k]
 
 so an identity model reconstructs its input exactly (up to float rounding), and
-neighbouring segments crossfade over the overlap. Samples are pushed in blocks of
+neighbouring segments crossfade over the overlap. With a ``margin`` the signal is
+framed by that many zeros at both ends (and the output trimmed back), so its first
+and last samples lie inside a segment rather than on a segment's edge, where a
+convolutional model's zero padding distorts its output most. Samples are pushed in blocks of
 any size and finished output comes back as soon as no later segment can touch it,
 so memory stays bounded by a few segments whatever the signal's length.
 """
@@ -48,6 +51,8 @@ class OverlapAdd:
         outputs: number of outputs ``fn`` returns per segment (stems).
         max_positions: segment positions batched per call of ``fn``.
         before_batch: called before every call of ``fn`` (cancel checks).
+        margin: zeros framed around the signal at both ends (``0 <= margin <= overlap``
+            keeps every real sample away from the edges); the output never includes them.
     """
 
     def __init__(
@@ -59,9 +64,12 @@ class OverlapAdd:
         outputs: int,
         max_positions: int = 1,
         before_batch: Callable[[], None] | None = None,
+        margin: int = 0,
     ):
         if not 0 <= overlap < segment:
             raise ValueError(f"overlap must be in [0, segment), got {overlap} for {segment}")
+        if not 0 <= margin < segment:
+            raise ValueError(f"margin must be in [0, segment), got {margin} for {segment}")
         self.fn = fn
         self.segment = segment
         self.hop = segment - overlap
@@ -70,7 +78,9 @@ class OverlapAdd:
         self.max_positions = max(1, max_positions)
         self.before_batch = before_batch or (lambda: None)
         self.window = crossfade_window(segment, overlap)
-        self._input = np.zeros((channels, 0), np.float32)  # samples from _input_start on
+        self.margin = margin
+        self._to_drop = margin  # output samples of the leading zeros, not yet dropped
+        self._input = np.zeros((channels, margin), np.float32)  # samples from _input_start on
         self._input_start = 0
         self._next_segment = 0  # absolute start of the next segment to run
         self._acc = np.zeros((channels, outputs, 0), np.float64)  # from _acc_start on
@@ -80,7 +90,7 @@ class OverlapAdd:
 
     @property
     def pushed(self) -> int:
-        """Samples pushed so far."""
+        """Samples in the stream so far (the leading margin included)."""
         return self._input_start + self._input.shape[1]
 
     def push(self, block: np.ndarray) -> np.ndarray:
@@ -98,13 +108,17 @@ class OverlapAdd:
     def finish(self) -> np.ndarray:
         """Run the remaining (zero-padded) segments; return the rest of the output."""
         self._finished = True
+        end = self.pushed  # the last real sample + 1
+        if end == self.margin:  # nothing was pushed
+            return self._join([])
+        self._input = np.concatenate([self._input, np.zeros((self.channels, self.margin), np.float32)], axis=1)
         total = self.pushed
         ready = []
         while self._next_segment < total:
             count = min(self.max_positions, -(-(total - self._next_segment) // self.hop))
             self._run(count, total=total)
-            ready.append(self._emit(min(self._next_segment, total)))
-        ready.append(self._emit(total))
+            ready.append(self._emit(min(self._next_segment, end)))
+        ready.append(self._emit(end))
         return self._join(ready)
 
     def _run(self, count: int, total: int | None) -> None:
@@ -148,6 +162,10 @@ class OverlapAdd:
         self._acc = self._acc[:, :, count:]
         self._weight = self._weight[count:]
         self._acc_start += count
+        if self._to_drop:
+            dropped = min(self._to_drop, out.shape[2])
+            out = out[:, :, dropped:]
+            self._to_drop -= dropped
         return out
 
     def _join(self, parts: list[np.ndarray]) -> np.ndarray:
@@ -157,7 +175,7 @@ class OverlapAdd:
 
 
 def overlap_add(fn: SegmentFn, signal: np.ndarray, segment: int, overlap: int, outputs: int,
-                max_positions: int = 1) -> np.ndarray:
+                max_positions: int = 1, margin: int = 0) -> np.ndarray:
     """Apply ``fn`` to a whole ``(channels, n)`` signal; returns ``(channels, outputs, n)``."""
-    engine = OverlapAdd(fn, segment, overlap, signal.shape[0], outputs, max_positions)
+    engine = OverlapAdd(fn, segment, overlap, signal.shape[0], outputs, max_positions, margin=margin)
     return np.concatenate([engine.push(signal), engine.finish()], axis=2)

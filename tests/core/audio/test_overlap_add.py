@@ -10,19 +10,21 @@ def identity_and_double(segments):
 
 @pytest.mark.parametrize("length", [1, 100, 1023, 1024, 1025, 4000, 12345])
 @pytest.mark.parametrize("positions", [1, 3])
-def test_identity_model_reconstructs_input(length, positions):
+@pytest.mark.parametrize("margin", [0, 256])
+def test_identity_model_reconstructs_input(length, positions, margin):
     signal = np.random.default_rng(length).standard_normal((2, length)).astype(np.float32)
     out = overlap_add(identity_and_double, signal, segment=1024, overlap=256, outputs=2,
-                      max_positions=positions)
+                      max_positions=positions, margin=margin)
     assert out.shape == (2, 2, length)
     np.testing.assert_allclose(out[:, 0], signal, atol=1e-6)
     np.testing.assert_allclose(out[:, 1], 2 * signal, atol=1e-6)
 
 
-def test_streaming_blocks_of_any_size_match_one_shot():
+@pytest.mark.parametrize("margin", [0, 300])
+def test_streaming_blocks_of_any_size_match_one_shot(margin):
     rng = np.random.default_rng(1)
     signal = rng.standard_normal((1, 20000)).astype(np.float32)
-    engine = OverlapAdd(identity_and_double, 1024, 300, channels=1, outputs=2, max_positions=2)
+    engine = OverlapAdd(identity_and_double, 1024, 300, channels=1, outputs=2, max_positions=2, margin=margin)
     parts, start = [], 0
     while start < signal.shape[1]:
         size = int(rng.integers(1, 3000))
@@ -64,3 +66,20 @@ def test_window_is_positive_and_flat_in_the_middle():
 def test_bad_overlap_rejected():
     with pytest.raises(ValueError):
         OverlapAdd(identity_and_double, 100, 100, 1, 2)
+
+
+def test_a_margin_keeps_the_signals_ends_off_the_segments_edges():
+    """Issue 16 case 7: a model's output is worst at a segment's edge (zero padding); with
+    a margin the first and last samples are ``margin`` samples inside a segment."""
+
+    def distance_to_edge(segments):
+        position = np.arange(segments.shape[1])
+        distance = np.minimum(position, segments.shape[1] - 1 - position).astype(np.float64)
+        return np.broadcast_to(distance, (segments.shape[0], 1, segments.shape[1]))
+
+    signal = np.zeros((1, 5000), np.float32)
+    plain = overlap_add(distance_to_edge, signal, 1000, 200, 1)[0, 0]
+    framed = overlap_add(distance_to_edge, signal, 1000, 200, 1, margin=200)[0, 0]
+    assert plain[0] == 0.0
+    assert framed.shape == (5000,) and framed[0] >= 199 and framed[-1] >= 199
+    assert overlap_add(distance_to_edge, np.zeros((1, 0), np.float32), 1000, 200, 1, margin=200).shape == (1, 1, 0)
