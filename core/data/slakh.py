@@ -51,6 +51,7 @@ import soxr
 import yaml
 
 from core.errors import ConfigError
+from core.fileio import atomic_file, write_text_atomic
 from core.instruments import INSTRUMENTS, MODEL_SAMPLE_RATE
 from core.progress import ProgressCallback, no_progress
 
@@ -306,24 +307,13 @@ def quantise(rows: np.ndarray) -> tuple[np.ndarray, float]:
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".npy")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.save(stream, array)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; the cache is shared data
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "wb") as stream:
+        np.save(stream, array)
 
 
 def _write_index(path: Path, index: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".index-", suffix=".json")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        json.dump(index, stream)
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, path)
+    write_text_atomic(path, json.dumps(index))
 
 
 def _build_cache_entry(job: tuple[Path, Path, bool]) -> tuple[str, dict | None, str | None]:

@@ -12,13 +12,13 @@ killed while saving leaves the previous checkpoint intact.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from core.errors import ConfigError
+from core.fileio import atomic_file
 
 CHECKPOINT_FORMAT = 1
 """Version of the checkpoint layout; bumped when its keys change meaning."""
@@ -28,12 +28,8 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write ``state`` to ``path`` atomically (temporary file, fsync, rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as handle:
+    with atomic_file(path, "wb", fsync=True) as handle:
         torch.save({"format": CHECKPOINT_FORMAT, **state}, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from typing import Any
 
 from core.diffusion.constants import RHO, SIGMA_DATA, SIGMA_MIN
 from core.errors import ConfigError
+from core.fileio import write_text_atomic
 from core.instruments import MODEL_SAMPLE_RATE
 from core.nn.config import CONFIGS, UNetConfig
 
@@ -385,11 +386,7 @@ def resolve(config: TrainingConfig, net: UNetConfig | None = None, world_size: i
 def write_run_config(run_dir: Path, resolved: ResolvedConfig) -> Path:
     """Write ``RUN/config.json`` (atomically) and return its path."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / CONFIG_FILE
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(resolved.to_dict(), indent=2) + "\n")
-    temporary.replace(path)
-    return path
+    return write_text_atomic(run_dir / CONFIG_FILE, json.dumps(resolved.to_dict(), indent=2) + "\n")
 
 
 def read_run_config(run_dir: Path) -> ResolvedConfig:
