@@ -63,11 +63,14 @@ def check_template(template: str) -> None:
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
         template.format(**{name: "x" for name in TEMPLATE_FIELDS})
-    except (KeyError, IndexError, ValueError) as error:
+    except (KeyError, IndexError) as error:
+        raise ConfigError(f"the naming template {template!r} may only use the fields {fields_text} "
+                          f"(not {error})") from None
+    except ValueError as error:
         raise ConfigError(f"bad naming template {template!r} ({error}); fields: {fields_text}") from None
     unknown = sorted(names - set(TEMPLATE_FIELDS))
     if unknown:
-        raise ConfigError(f"bad naming template {template!r}: unknown field(s) {unknown}; fields: {fields_text}")
+        raise ConfigError(f"the naming template {template!r} may only use the fields {fields_text}")
     if "stem" not in names:
         raise ConfigError("the naming template must contain {stem}")
     if not template.endswith(".{ext}"):

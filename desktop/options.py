@@ -11,9 +11,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.devices import DEVICE_NAMES
+from core.errors import ConfigError
 from core.instruments import INSTRUMENTS
 from core.jobs import DEFAULT_TEMPLATE, SeparationOptions
 from core.model import PRESET_ORDER
+from core.outputs import check_template
 from core.pipeline import StreamSettings
 
 FORMATS: tuple[str, ...] = ("wav", "flac")
@@ -49,13 +51,10 @@ class AppOptions:
         found = []
         if not self.stems:
             found.append("Choose at least one instrument.")
-        if "{stem}" not in self.template:
-            found.append("The naming template must contain {stem}.")
-        else:
-            try:
-                self.template.format(track="t", stem="s", ext="wav", preset="p", model="m")
-            except (KeyError, IndexError, ValueError):
-                found.append("The naming template may only use {track} {stem} {ext} {preset} {model}.")
+        try:
+            check_template(self.template)
+        except ConfigError as error:
+            found.append(f"{str(error)[0].upper()}{str(error)[1:]}.")
         if self.format == "flac" and self.bit_depth == "FLOAT":
             found.append("FLAC cannot hold 32-bit float; choose WAV or another bit depth.")
         if str(self.out_dir).strip() in ("", "."):

@@ -34,8 +34,9 @@ from desktop.options import (
     AppOptions,
 )
 
-TEMPLATE_HELP = ("Where each stem goes, under the output folder.\n"
-                 "Fields: {track} (input name), {stem}, {ext}, {preset}, {model}.\n"
+TEMPLATE_HELP = ("Where each stem goes, under the output folder; ends in .{ext}.\n"
+                 "Fields: {track} (input name), {folder} (the input's folder), {stem}, {ext}, "
+                 "{preset}, {model}.\n"
                  "Default: {track}/{stem}.{ext}")
 
 
