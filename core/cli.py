@@ -16,6 +16,7 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 from core import __version__
@@ -205,7 +206,21 @@ def run_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
+def chosen_command(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is one), or None."""
+    names = {"separate", "models", *EXTERNAL_COMMANDS}
+    return next((word for word in argv if word in names), None)
+
+
+def build_parser(load: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The ``stemforge`` parser.
+
+    Args:
+        load: external commands whose modules are imported to add their options (the
+            one being run); None imports all of them. The others are listed by name and
+            help only, so ``stemforge --help`` and ``stemforge separate --help`` import
+            neither torch nor any command module.
+    """
     parser = argparse.ArgumentParser(
         prog="stemforge",
         description="Extract bass, drums, guitar and piano stems from music.",
@@ -226,15 +241,18 @@ def build_parser() -> argparse.ArgumentParser:
     models.set_defaults(handler=run_models)
 
     for name, (module_name, help_text) in EXTERNAL_COMMANDS.items():
-        module = importlib.import_module(module_name)
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(sub)
-        sub.set_defaults(handler=module.run)
+        if load is None or name in load:
+            module = importlib.import_module(module_name)
+            module.add_arguments(sub)
+            sub.set_defaults(handler=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = chosen_command(argv)
+    parser = build_parser(load=() if command is None else (command,))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

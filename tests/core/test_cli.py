@@ -160,3 +160,25 @@ def test_partial_files_of_a_killed_run_are_removed_by_the_next_run(fake_model, m
     assert not list(out.rglob("*.partial"))
     assert sorted(p.name for p in (out / "track").iterdir()) == [
         "bass.wav", "drums.wav", "guitar.wav", "other.wav", "piano.wav", "stemforge.json"]
+
+
+def test_help_imports_no_torch():
+    """Issue 17 item 3: commands load lazily, so asking for help is instant."""
+    probe = ("import sys, core.cli\n"
+             "for argv in (['--help'], ['separate', '--help'], ['models', '--help']):\n"
+             "    try:\n"
+             "        core.cli.main(argv)\n"
+             "    except SystemExit:\n"
+             "        pass\n"
+             "print('TORCH', 'torch' in sys.modules, file=sys.stderr)\n")
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)}, check=True)
+    assert "TORCH False" in result.stderr
+    assert "train" in result.stdout and "--template" in result.stdout
+
+
+def test_an_external_commands_options_still_load_when_it_is_chosen():
+    result = subprocess.run([sys.executable, "-m", "core.cli", "eval", "--help"],
+                            capture_output=True, text=True, check=True)
+    assert "--model" in result.stdout
