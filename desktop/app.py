@@ -1,8 +1,13 @@
-"""Starting the app: ``stemforge-gui [FILES...]`` (console script ``desktop.app:main``)."""
+"""Starting the app: ``stemforge-gui [FILES...]`` (console script ``desktop.app:main``).
+
+Its options and start (:func:`add_arguments`, :func:`run`) also serve ``stemforge gui``
+through :mod:`desktop.command`, which imports this module (never the other way round).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import sys
 import traceback
@@ -62,9 +67,29 @@ def launch(files: list[Path] | None = None, model: str | None = None, qt_args: l
     return code
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from desktop.command import add_arguments
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``stemforge-gui`` and of ``stemforge gui`` (one definition for both)."""
+    parser.add_argument("inputs", nargs="*", type=Path, metavar="FILE_OR_FOLDER",
+                        help="tracks or folders (searched recursively) to put in the queue")
+    parser.add_argument("--model", metavar="BUNDLE", default=None,
+                        help="model bundle folder or installed bundle id (default: the installed default model)")
 
+
+def run(args: argparse.Namespace) -> int:
+    """Check the inputs and that the Qt libraries are installed, then open the app."""
+    missing = [str(p) for p in args.inputs if not Path(p).exists()]
+    if missing:
+        print(f"stemforge: error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    absent = [name for name in ("PySide6", "pyqtgraph") if importlib.util.find_spec(name) is None]
+    if absent:
+        print(f"stemforge: error: the desktop app cannot start (no {', '.join(absent)}); "
+              "install PySide6 and pyqtgraph", file=sys.stderr)
+        return 1
+    return launch(list(args.inputs), args.model, getattr(args, "qt_args", None))
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stemforge-gui", description="Stemforge desktop app.")
     add_arguments(parser)
     return parser
@@ -72,8 +97,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``stemforge-gui``."""
-    from desktop.command import run
-
     args, qt_args = build_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
     args.qt_args = qt_args
     return run(args)
