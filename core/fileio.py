@@ -68,7 +68,7 @@ def place(temporary: str | Path, path: str | Path, overwrite: bool = True) -> Pa
     except FileExistsError:
         raise
     except OSError as error:
-        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS):
+        if error.errno not in (errno.EPERM, errno.EACCES, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS):
             raise
         if path.exists():
             raise FileExistsError(errno.EEXIST, "file exists", str(path)) from None

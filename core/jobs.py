@@ -241,7 +241,7 @@ def separate_file(
         temporaries.append(recipe_temporary)
         moves[recipe_temporary] = recipe_path
         cancel.check()
-        obsolete = [p for p in previous if p not in destinations]
+        obsolete = [p for p in previous if p not in {d.resolve() for d in destinations}]
         _swap_in(moves, obsolete, options)
     except OutputExistsError as error:
         return result("skipped", str(error))

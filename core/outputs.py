@@ -143,7 +143,7 @@ def previous_outputs(recipe: Path, out_dir: Path) -> list[Path]:
             continue
         candidate = recipe.parent / relative
         if candidate.is_file() and not candidate.is_symlink() and inside(candidate, out_dir):
-            found.append(candidate)
+            found.append(candidate.resolve())
     return found
 
 
@@ -198,10 +198,12 @@ def replace_set(moves: dict[Path, Path], obsolete: Iterable[Path], overwrite: bo
 
     placed: list[tuple[Path, tuple[int, int] | None]] = []
     aside: list[tuple[Path, Path]] = []  # (moved-aside name, original name)
+    targets = {d.resolve() for d in moves.values()}
     try:
         if overwrite:
             existing = [d for d in moves.values() if d.exists()]
-            for original in [*existing, *(p for p in obsolete if p not in moves.values())]:
+            stale = {p.resolve() for p in obsolete if p.exists()} - targets
+            for original in [*existing, *sorted(stale)]:
                 backup = temporary_name(original, PREVIOUS_SUFFIX)
                 os.replace(original, backup)
                 aside.append((backup, original))

@@ -210,6 +210,15 @@ def test_overwrite_with_fewer_stems_replaces_the_whole_set_and_still_nulls(fake_
     assert sorted(recipe["output"]["files"]) == ["bass", "other"]
 
 
+def test_overwrite_works_when_the_recipe_lives_in_another_folder_than_the_stems(fake_model, make_audio, tmp_path):
+    path = make_audio("x.wav", seconds=0.2)
+    out = tmp_path / "out"
+    args = ["separate", str(path), "--out", str(out), "--quiet", "--template", "{stem}/{track}.{ext}"]
+    assert main(args) == 0
+    assert main(args + ["--overwrite", "--stems", "bass,drums"]) == 0
+    assert files_under(out) == ["bass/x.wav", "drums/x.wav", "other/x.wav", "stemforge/x.json"]
+
+
 def test_a_template_without_ext_is_refused(fake_model, make_audio, tmp_path, capsys):
     path = make_audio("x.wav", seconds=0.2)
     assert main(["separate", str(path), "--out", str(tmp_path / "o"), "--template", "{track}/{stem}"]) == 2
