@@ -164,6 +164,7 @@ def _as_storage(quantized: np.ndarray, subtype: str) -> np.ndarray:
 
 
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_SFE_SYSTEM = 2  # libsndfile's "System error." (a failed system call; errno says which)
 
 
 def _free_bytes(path: Path) -> int | None:
@@ -183,12 +184,18 @@ def _write_error(path: Path, error: BaseException) -> AudioWriteError:
     """
     text = str(error)
     code = getattr(error, "errno", None)
-    if code is None and isinstance(error, sf.LibsndfileError) and "System error" in text:
-        code = sf._ffi.errno
+    if isinstance(error, sf.LibsndfileError):
+        text = text.strip() or error.error_string
+        if code is None and (error.code == _SFE_SYSTEM or "System error" in text):
+            code = sf._ffi.errno
+    elif isinstance(error, AssertionError):  # soundfile's check that every frame was written
+        text, code = "short write", sf._ffi.errno or None
     if code in _DISK_FULL or "No space left" in text:
         free = _free_bytes(path)
         where = f" ({free / 1e6:.1f} MB free)" if free is not None else ""
         return AudioWriteError(f"{path}: disk full while writing{where}; free some space and run again")
+    if code == errno.EFBIG:
+        return AudioWriteError(f"{path}: file too large for the output drive or the file size limit")
     if isinstance(error, PermissionError) or "Permission denied" in text:
         return AudioWriteError(f"{path}: output folder is not writable")
     return AudioWriteError(f"{path}: cannot write ({text.strip().splitlines()[0] if text.strip() else type(error).__name__})")
@@ -241,7 +248,7 @@ class StemWriter:
                     self._file.write(storage[start : start + _OGG_BLOCK])
             else:
                 self._file.write(storage)
-        except (sf.LibsndfileError, RuntimeError, OSError) as error:
+        except (sf.LibsndfileError, RuntimeError, OSError, AssertionError) as error:
             raise _write_error(self.path, error) from None
         self.frames += block.shape[0]
         return quantized

@@ -78,3 +78,24 @@ def test_unwritable_destination(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(AudioWriteError, match=str(blocker)):
         StemWriter(blocker / "sub" / "x.wav", 22050, 1, "wav", "PCM_16")
+
+
+def test_a_write_failing_midway_names_the_system_error(tmp_path):
+    """libsndfile reports a failed write as an empty "System error."; the errno behind it
+    names the cause (here the file size limit, EFBIG; a full disk gives ENOSPC)."""
+    import resource
+    import signal
+
+    writer = StemWriter(tmp_path / "x.wav", 44100, 2, "wav", "PCM_16")
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, hard))
+    try:
+        with pytest.raises(AudioWriteError, match=r"x\.wav: file too large"):
+            for _ in range(10):
+                writer.write(np.zeros((44100, 2)))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+        writer.discard()
+    assert list(tmp_path.iterdir()) == []
