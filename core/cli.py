@@ -265,6 +265,13 @@ def main(argv: list[str] | None = None) -> int:
     except StemforgeError as error:
         _error(str(error))
         return EXIT_FAILED
+    except OSError as error:  # a file or folder a command could not read or write
+        where = f"{error.filename}: " if error.filename else ""
+        _error(f"{where}{error.strerror or error}")
+        return EXIT_FAILED
+    except MemoryError:
+        _error("out of memory")
+        return EXIT_FAILED
     except KeyboardInterrupt:
         _error("interrupted; unfinished files were removed")
         return EXIT_INTERRUPTED

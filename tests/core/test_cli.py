@@ -182,3 +182,12 @@ def test_an_external_commands_options_still_load_when_it_is_chosen():
     result = subprocess.run([sys.executable, "-m", "core.cli", "eval", "--help"],
                             capture_output=True, text=True, check=True)
     assert "--model" in result.stdout
+
+
+def test_an_os_error_in_any_command_is_one_line(monkeypatch, capsys):
+    def unreadable(args):
+        raise PermissionError(13, "Permission denied", "/data/locked")
+
+    monkeypatch.setattr(core.cli, "run_models", unreadable)
+    assert main(["models"]) == 1
+    assert capsys.readouterr().err == "stemforge: error: /data/locked: Permission denied\n"
