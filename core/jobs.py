@@ -218,7 +218,9 @@ def separate_file(
         outputs, recipe_path = plan_outputs(path, options, model.model_id)
         destinations = [*outputs.values(), recipe_path]
         inputs = {path.resolve(), *(batch_inputs or ())}
-        previous = previous_outputs(recipe_path, options.out_dir) if options.overwrite else []
+        previous = previous_outputs(recipe_path, options.out_dir, lambda stem, ext: plan_paths(
+            path, options.out_dir, options.template, [stem], ext, options.preset, model.model_id, RECIPE_STEM,
+        ).files[stem]) if options.overwrite else []
         _check_destinations(path, destinations, previous, options, reserved, inputs)
         preset = model.presets[options.preset]
         input_sha = sha256_file(path)

@@ -21,7 +21,7 @@ import contextlib
 import json
 import os
 import string
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -129,20 +129,28 @@ def plan_outputs(source: Path, out_dir: Path, template: str, stems: Iterable[str
     return plan
 
 
-def previous_outputs(recipe: Path, out_dir: Path) -> list[Path]:
-    """Files an earlier run of the same track recorded in its recipe at ``recipe``
-    (existing files inside ``out_dir`` only; nothing if there is no readable recipe)."""
+def previous_outputs(recipe: Path, out_dir: Path, name: Callable[[str, str], Path]) -> list[Path]:
+    """Files an earlier run of the same track recorded in its recipe at ``recipe``.
+
+    Only files this track's naming would produce are returned: for each recorded
+    ``stem -> file``, the file must be ``name(stem, its extension)`` (the current
+    template), exist, be no symbolic link and lie inside ``out_dir``. An edited or
+    foreign recipe can therefore never point the replacement at another file.
+    Nothing when there is no readable Stemforge recipe.
+    """
     try:
         data = json.loads(recipe.read_text(encoding="utf-8"))
-        listed = data["output"]["files"].values() if data.get("app") == "stemforge" else []
+        listed = data["output"]["files"].items() if data.get("app") == "stemforge" else []
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return []
     found = []
-    for relative in listed:
-        if not isinstance(relative, str):
+    for stem, relative in listed:
+        if not isinstance(stem, str) or not isinstance(relative, str):
             continue
         candidate = recipe.parent / relative
-        if candidate.is_file() and not candidate.is_symlink() and inside(candidate, out_dir):
+        expected = name(stem, candidate.suffix.lstrip("."))
+        if (candidate.is_file() and not candidate.is_symlink() and inside(candidate, out_dir)
+                and candidate.resolve() == expected.resolve()):
             found.append(candidate.resolve())
     return found
 

@@ -219,6 +219,22 @@ def test_overwrite_works_when_the_recipe_lives_in_another_folder_than_the_stems(
     assert files_under(out) == ["bass/x.wav", "drums/x.wav", "other/x.wav", "stemforge/x.json"]
 
 
+def test_an_edited_recipe_cannot_point_the_replacement_at_other_files(fake_model, make_audio, tmp_path):
+    path = make_audio("x.wav", seconds=0.2)
+    out = tmp_path / "out"
+    assert main(["separate", str(path), "--out", str(out), "--quiet"]) == 0
+    keep = out / "notes.txt"
+    keep.write_text("mine")
+    recipe = out / "x" / "stemforge.json"
+    data = json.loads(recipe.read_text())
+    data["output"]["files"]["vocals"] = "../notes.txt"
+    recipe.write_text(json.dumps(data))
+    assert main(["separate", str(path), "--out", str(out), "--quiet", "--overwrite", "--stems", "bass",
+                 "--format", "flac"]) == 0
+    assert keep.read_text() == "mine"
+    assert files_under(out) == ["notes.txt", "x/bass.flac", "x/other.flac", "x/stemforge.json"]
+
+
 def test_a_template_without_ext_is_refused(fake_model, make_audio, tmp_path, capsys):
     path = make_audio("x.wav", seconds=0.2)
     assert main(["separate", str(path), "--out", str(tmp_path / "o"), "--template", "{track}/{stem}"]) == 2
