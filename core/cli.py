@@ -22,7 +22,7 @@ from pathlib import Path
 from core import __version__
 from core.devices import DEVICE_NAMES
 from core.errors import ConfigError, StemforgeError, UnknownModelError
-from core.instruments import INSTRUMENTS
+from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, INSTRUMENTS
 from core.model import PRESET_ORDER
 from core.outputs import DEFAULT_TEMPLATE, TEMPLATE_FIELDS
 
@@ -120,6 +120,10 @@ def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output path under --out, ending in .{ext}; fields "
                              + " ".join("{" + name + "}" for name in TEMPLATE_FIELDS)
                              + f" ({{folder}}: the input's folder name; default: {DEFAULT_TEMPLATE})")
+    parser.add_argument("--high-band", default=DEFAULT_HIGH_BAND, choices=HIGH_BAND_MODES,
+                        help="content above the model's 11 kHz band (inputs above 22.05 kHz): assign = "
+                             "each stem gets its share, what none claims goes to 'other'; residual = "
+                             f"all of it goes to 'other' (default: {DEFAULT_HIGH_BAND})")
     parser.add_argument("--no-residual", dest="residual", action="store_false",
                         help="do not write the 'other' stem (input minus the extracted stems)")
     parser.add_argument("--overwrite", action="store_true",
@@ -142,7 +146,7 @@ def run_separate(args: argparse.Namespace) -> int:
     options = SeparationOptions(
         out_dir=args.out, stems=args.stems, preset=args.preset, device=args.device,
         format=args.format, subtype=args.subtype, template=args.template,
-        residual=args.residual, overwrite=args.overwrite, seed=args.seed,
+        residual=args.residual, overwrite=args.overwrite, seed=args.seed, high_band=args.high_band,
     )
     files = find_audio_files(args.inputs)
     if not files:

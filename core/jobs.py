@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import core
+from core.audio.high_band import has_high_band
 from core.audio.reader import AudioInfo, is_audio_file, probe
 from core.audio.writer import (
     StemWriter,
@@ -34,7 +35,7 @@ from core.audio.writer import (
 )
 from core.errors import AudioWriteError, Cancelled, ConfigError, OutputExistsError, StemforgeError
 from core.fileio import remove_quietly, remove_stale_temporaries, sha256_file
-from core.instruments import INSTRUMENTS, RESIDUAL_STEM
+from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, INSTRUMENTS, RESIDUAL_STEM
 from core.model import StemModel
 from core.outputs import (
     COLLISION_HINT,
@@ -67,6 +68,7 @@ class SeparationOptions:
     residual: bool = True
     overwrite: bool = False
     seed: int = 0
+    high_band: str = DEFAULT_HIGH_BAND
     settings: StreamSettings = field(default_factory=StreamSettings)
 
 
@@ -118,6 +120,8 @@ def validate_options(options: SeparationOptions, model: StemModel) -> None:
         raise ConfigError("choose at least one stem")
     if options.preset not in model.presets:
         raise ConfigError(f"unknown preset {options.preset!r}; choose from {', '.join(model.presets)}")
+    if options.high_band not in HIGH_BAND_MODES:
+        raise ConfigError(f"unknown high-band mode {options.high_band!r}; choose from {', '.join(HIGH_BAND_MODES)}")
     if options.subtype is not None:
         check_subtype(options.subtype, options.format)
     else:
@@ -233,7 +237,7 @@ def separate_file(
         sink = StemSink(stem_writers, writers.get(RESIDUAL_STEM))
         compute_started = time.perf_counter()
         frames = separate_stream(info, model, options.stems, preset, sink, options.seed,
-                                 options.settings, progress, cancel)
+                                 options.settings, progress, cancel, options.high_band)
         compute_seconds = time.perf_counter() - compute_started
         moves = {writer.finish(): writer.path for writer in writers.values()}
         clipped = {stem: writer.clipped for stem, writer in writers.items()}
@@ -345,6 +349,8 @@ def _recipe(info: AudioInfo, model: StemModel, options: SeparationOptions, prese
         "sigma_max": preset.sigma_max,
         "sampler": preset.sampler,
         "seed": options.seed,
+        "high_band": {"mode": options.high_band, "edge_hz": model.sample_rate / 2,
+                      "applied": options.high_band == "assign" and has_high_band(info.samplerate, model.sample_rate / 2)},
         "device": str(model.device),
         "input": {
             "path": str(info.path.resolve()),

@@ -3,27 +3,35 @@
 Data flow, block by block (R = file rate, r = model rate, C channels, S stems)::
 
     file --read--> (n, C) @R --soxr--> (m, C) @r --overlap-add(model)--> (C, S, m') @r
-         --soxr--> (k, C*S) @R --align with the input--> sink(mix (k, C), stems (k, C, S))
+         --soxr--> (k, C*S) @R --align with the input--> (mix (k, C), stems (k, C, S))
+         --high band (R > 2 * 11 025 Hz, "assign")--> sink(mix (k', C), stems (k', C, S))
 
 Each channel is separated as its own mono signal (core/METHOD.md section 1). The input
 blocks wait in a FIFO until the stems for the same frames come out, so the sink
 always receives sample-aligned pairs and, in total, **exactly** as many frames as
 the file has (the resamplers' rounding is padded or trimmed at the end). Memory is
 bounded by a few segments plus one block, whatever the file's duration.
+
+Above the model's band edge the resampled stems are empty; with ``high_band="assign"``
+:class:`core.audio.high_band.HighBandAssigner` gives each stem its share of the
+input's high band (``"residual"`` leaves it all to ``other``). Inputs at or below
+22 050 Hz have no high band and skip that stage.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from core.audio.high_band import HighBandAssigner, has_high_band
 from core.audio.overlap_add import OverlapAdd
 from core.audio.reader import AudioInfo, read_blocks
 from core.audio.resample import StreamResampler
+from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES
 from core.model import Preset, StemModel
 from core.progress import NEVER_CANCELLED, CancelToken, ProgressCallback, no_progress
 
@@ -129,30 +137,67 @@ def separate_stream(
     settings: StreamSettings = StreamSettings(),
     progress: ProgressCallback = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
+    high_band: str = DEFAULT_HIGH_BAND,
 ) -> int:
     """Separate a probed file into ``instruments``, feeding aligned blocks to ``sink``.
 
     Returns:
         The number of frames delivered (the file's frame count).
     """
-    channels, stems = info.channels, len(instruments)
-    rate, model_rate = info.samplerate, model.sample_rate
+    return separate_blocks(read_blocks(info, settings.block_frames), info.samplerate, info.channels,
+                           info.frames, info.path.name, model, instruments, preset, sink, seed,
+                           settings, progress, cancel, high_band)
+
+
+def separate_blocks(
+    blocks: Iterable[np.ndarray],
+    rate: int,
+    channels: int,
+    frames: int,
+    name: str,
+    model: StemModel,
+    instruments: Sequence[str],
+    preset: Preset,
+    sink: Sink,
+    seed: int = 0,
+    settings: StreamSettings = StreamSettings(),
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken = NEVER_CANCELLED,
+    high_band: str = DEFAULT_HIGH_BAND,
+) -> int:
+    """Separate a stream of ``(n, channels)`` blocks at ``rate`` (``frames`` in all, for
+    progress; ``name`` for messages): the body of :func:`separate_stream`, also fed from
+    memory by the full-band evaluation.
+
+    Returns:
+        The number of frames delivered (the number of frames in ``blocks``).
+    """
+    if high_band not in HIGH_BAND_MODES:
+        raise ValueError(f"unknown high-band mode {high_band!r}; choose from {', '.join(HIGH_BAND_MODES)}")
+    stems = len(instruments)
+    model_rate = model.sample_rate
     segment = model.segment_samples
     overlap = int(segment * settings.overlap_fraction)
     generator = torch.Generator().manual_seed(seed)
-    name = info.path.name
     runner = SegmentRunner(model, instruments, preset, generator, cancel,
-                           notify=lambda message: progress(frames_read / max(info.frames, 1), message))
+                           notify=lambda message: progress(frames_read / max(frames, 1), message))
     engine = OverlapAdd(runner, segment, overlap, channels, stems,
                         max_positions=settings.max_positions, before_batch=cancel.check, margin=overlap)
     down = StreamResampler(rate, model_rate, channels)
     up = StreamResampler(model_rate, rate, channels * stems)
+    assigner = (HighBandAssigner(rate, channels, stems, model_rate / 2)
+                if high_band == "assign" and has_high_band(rate, model_rate / 2) else None)
     pending_mix, pending_stems = _Fifo(), _Fifo()
     frames_read = 0
     delivered = 0
 
-    def deliver(stem_block_at_model_rate: np.ndarray, last: bool) -> None:
+    def emit(mix: np.ndarray, stem_block: np.ndarray) -> None:
         nonlocal delivered
+        if mix.shape[0]:
+            sink(mix, stem_block)
+            delivered += mix.shape[0]
+
+    def deliver(stem_block_at_model_rate: np.ndarray, last: bool) -> None:
         # (C, S, m) -> (m, C*S) -> resample -> (k, C, S)
         flat = stem_block_at_model_rate.transpose(2, 0, 1).reshape(-1, channels * stems)
         pending_stems.push(up.push(flat, last=last).astype(np.float64).reshape(-1, channels, stems))
@@ -162,16 +207,18 @@ def separate_stream(
                 pending_stems.push(np.zeros((missing, channels, stems)))
         count = min(pending_mix.size, pending_stems.size)
         if count:
-            sink(pending_mix.pop(count), pending_stems.pop(count))
-            delivered += count
+            mix, stem_block = pending_mix.pop(count), pending_stems.pop(count)
+            emit(*(assigner.push(mix, stem_block) if assigner else (mix, stem_block)))
+        if last and assigner:
+            emit(*assigner.finish())
 
-    for block in read_blocks(info, settings.block_frames):
+    for block in blocks:
         cancel.check()
         frames_read += block.shape[0]
         pending_mix.push(block)
         at_model_rate = down.push(block)
         deliver(engine.push(at_model_rate.T), last=False)
-        progress(min(frames_read / max(info.frames, 1), 1.0) * 0.999, f"separating {name}")
+        progress(min(frames_read / max(frames, 1), 1.0) * 0.999, f"separating {name}")
     cancel.check()
     tail = engine.push(down.flush().T)
     deliver(np.concatenate([tail, engine.finish()], axis=2), last=True)
