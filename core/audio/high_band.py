@@ -65,6 +65,9 @@ class HighBandSettings:
         return 1 << int(np.ceil(np.log2(max(16.0, self.frame_seconds * rate))))
 
 
+DEFAULT_SETTINGS = HighBandSettings()
+
+
 def has_high_band(rate: int, edge_hz: float = MODEL_EDGE_HZ) -> bool:
     """Whether a signal at ``rate`` has content above the model's edge to assign."""
     return rate / 2 > edge_hz
@@ -88,29 +91,37 @@ class HighBandMasks:
     def __init__(self, freqs: np.ndarray, edge_hz: float, settings: HighBandSettings):
         top = settings.crossover_start * edge_hz
         middle = edge_hz / np.sqrt(2.0)
-        self.lower = (freqs >= edge_hz / 2) & (freqs < middle)
-        self.upper = (freqs >= middle) & (freqs < top)
-        if not self.lower.any() or not self.upper.any():
+        self.lower = np.flatnonzero((freqs >= edge_hz / 2) & (freqs < middle))
+        self.upper = np.flatnonzero((freqs >= middle) & (freqs < top))
+        self.high = np.flatnonzero(freqs >= top)  # the bins the masks are for
+        if not self.lower.size or not self.upper.size:
             raise ValueError("the STFT is too coarse for the reference band below the edge")
         centre = np.sqrt(middle * top)
-        octaves = np.log2(np.maximum(freqs, 1.0) / centre)
-        self.exponent = np.where(freqs >= top, 2.0 * octaves, 0.0)  # (F,) half-octaves above B_hi
+        self.exponent = (2.0 * np.log2(freqs[self.high] / centre)).astype(np.float32)  # (H,)
         self.floor = settings.floor
 
     def __call__(self, stems: np.ndarray, mix: np.ndarray) -> np.ndarray:
-        """``stems (T, F, C, S)``, ``mix (T, F, C)`` complex spectra -> masks ``(T, F, C, S)``."""
-        sources = np.concatenate([stems, (mix - stems.sum(-1))[..., None]], axis=-1)  # (T, F, C, S+1)
-        power = np.abs(sources) ** 2
-        upper = power[:, self.upper].sum(1) + self.floor * self.upper.sum()  # (T, C, S+1)
-        lower = power[:, self.lower].sum(1) + self.floor * self.lower.sum()
-        ratio = np.clip(upper / lower, 1e-6, 1.0)
-        extended = upper[:, None] * ratio[:, None] ** self.exponent[None, :, None, None]  # (T, F, C, S+1)
-        masks = extended / extended.sum(-1, keepdims=True)
-        return masks[..., :-1]
+        """``stems (C, S, T, F)``, ``mix (C, T, F)`` complex spectra -> masks ``(C, S, T, H)``
+        for the bins ``self.high``."""
+
+        def band_power(bins: np.ndarray) -> np.ndarray:  # (C, S+1, T) power of stems and residual
+            part = stems[..., bins]
+            sources = np.concatenate([part, (mix[..., bins] - part.sum(1))[:, None]], axis=1)
+            return (sources.real**2 + sources.imag**2).sum(-1) + self.floor * bins.size
+
+        upper = band_power(self.upper)
+        ratio = np.clip(upper / band_power(self.lower), 1e-6, 1.0)
+        extended = upper[..., None] * ratio[..., None] ** self.exponent  # (C, S+1, T, H)
+        return extended[:, :-1] / extended.sum(1, keepdims=True)
 
 
 class HighBandAssigner:
     """Streaming high-band assignment for aligned blocks at the input rate.
+
+    Frames of ``N`` samples every ``N / 2`` (sqrt-Hann windows, whose squares sum to 1),
+    in float32. Only the correction ``w_hi (M_i X - S_i)`` goes through the inverse STFT
+    and is added to the delayed stems, so below the crossover the stems come out
+    exactly as they went in.
 
     Args:
         rate: the input's sample rate (must exceed ``2 * edge_hz``).
@@ -120,67 +131,67 @@ class HighBandAssigner:
     """
 
     def __init__(self, rate: int, channels: int, stems: int, edge_hz: float = MODEL_EDGE_HZ,
-                 settings: HighBandSettings = HighBandSettings()):
+                 settings: HighBandSettings = DEFAULT_SETTINGS):
         if not has_high_band(rate, edge_hz):
             raise ValueError(f"{rate} Hz has no band above {edge_hz:g} Hz")
         self.size = settings.frame_samples(rate)
-        self.hop = self.size // 4
+        self.hop = self.size // 2
         self.channels, self.stems = channels, stems
         freqs = np.fft.rfftfreq(self.size, 1.0 / rate)
-        self.w_hi = crossover_weights(freqs, edge_hz, settings.crossover_start)[None, :, None, None]
         self.masks = HighBandMasks(freqs, edge_hz, settings)
-        self.window = np.sqrt(0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(self.size) / self.size))
-        self.gain = 1.0 / np.sum(self.window[:: self.hop] ** 2)  # WOLA: sum_j w^2(t - j hop) = 1 / gain
-        latency = self.size - self.hop
-        # The stream is preceded by `latency` zeros, so the first frame starts at -latency.
-        self._input = np.zeros((latency, channels, stems + 1))  # samples from frame start on
-        self._acc = np.zeros((self.size, channels, stems))  # output from the same position on
-        self._pending_mix: list[np.ndarray] = []
+        self.w_hi = crossover_weights(freqs[self.masks.high], edge_hz, settings.crossover_start).astype(np.float32)
+        periodic_hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(self.size) / self.size)
+        self.window = np.sqrt(periodic_hann).astype(np.float32)  # w^2(t) + w^2(t + N/2) = 1
+        # Signals-major buffer (C, S+1, n): the stems then the mix, from the next frame's start
+        # on. The stream is preceded by `hop` zeros, so the first frame starts at -hop.
+        self._input = np.zeros((channels, stems + 1, self.hop))
+        self._carry = np.zeros((channels, stems, self.hop), np.float32)  # overlaps the next frame
         self._pushed = 0  # input samples pushed
-        self._raw = 0  # output samples produced, the leading padding included
+        self._raw = 0  # padded positions finished (the leading `hop` zeros included)
         self._emitted = 0  # output samples returned
 
     @property
     def latency(self) -> int:
-        return self.size - self.hop
+        return self.hop
 
     def push(self, mix: np.ndarray, stems: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Add aligned ``mix (k, C)``, ``stems (k, C, S)``; return the finished part (same shapes)."""
         self._pushed += mix.shape[0]
-        self._pending_mix.append(np.asarray(mix, np.float64))
-        self._input = np.concatenate([self._input, np.concatenate([stems, mix[..., None]], axis=-1)])
+        block = np.concatenate([np.transpose(stems, (1, 2, 0)), mix.T[:, None]], axis=1)  # (C, S+1, k)
+        self._input = np.concatenate([self._input, block], axis=2)
         return self._run(final=False)
 
     def finish(self) -> tuple[np.ndarray, np.ndarray]:
         """Flush the frames that overlap the end; returns the rest of the output."""
-        self._input = np.concatenate([self._input, np.zeros((self.size, self.channels, self.stems + 1))])
+        self._input = np.concatenate([self._input, np.zeros((self.channels, self.stems + 1, self.size))], axis=2)
         return self._run(final=True)
 
     def _run(self, final: bool) -> tuple[np.ndarray, np.ndarray]:
-        frames = max(0, 1 + (self._input.shape[0] - self.size) // self.hop)
-        if final:  # only the frames that touch the signal; the rest of the padding is dropped
-            frames = min(frames, -(-(self.latency + self._pushed) // self.hop) - self._raw // self.hop)
-        outputs = []
-        if frames > 0:
-            starts = np.arange(frames) * self.hop
-            segments = self._input[starts[:, None] + np.arange(self.size)]  # (T, N, C, S+1)
-            spectra = np.fft.rfft(segments * self.window[None, :, None, None], axis=1)  # (T, F, C, S+1)
-            stems, mix = spectra[..., :-1], spectra[..., -1]
-            assigned = stems + self.w_hi * (self.masks(stems, mix) * mix[..., None] - stems)
-            pieces = np.fft.irfft(assigned, n=self.size, axis=1) * (self.window * self.gain)[None, :, None, None]
-            for piece in pieces:  # overlap-add; then the first hop is final
-                self._acc += piece
-                outputs.append(self._acc[: self.hop].copy())
-                self._acc = np.concatenate([self._acc[self.hop :], np.zeros_like(self._acc[: self.hop])])
-            self._input = self._input[frames * self.hop :]
-        ready = np.concatenate(outputs) if outputs else np.zeros((0, self.channels, self.stems))
-        skip = min(max(0, self.latency - self._raw), ready.shape[0])  # output of the leading zeros
-        self._raw += ready.shape[0]
-        ready = ready[skip:][: self._pushed - self._emitted]
-        self._emitted += ready.shape[0]
-        return self._pop_mix(ready.shape[0]), ready
-
-    def _pop_mix(self, count: int) -> np.ndarray:
-        joined = np.concatenate(self._pending_mix) if self._pending_mix else np.zeros((0, self.channels))
-        self._pending_mix = [joined[count:]]
-        return joined[:count]
+        frames = max(0, 1 + (self._input.shape[2] - self.size) // self.hop)
+        if final:  # the frames that finish the signal; the rest of the padding is dropped
+            frames = min(frames, -(-(self._pushed + self.hop - self._raw) // self.hop))
+        if frames == 0:
+            return np.zeros((0, self.channels)), np.zeros((0, self.channels, self.stems))
+        used = self._input[..., : (frames + 1) * self.hop].astype(np.float32)
+        segments = np.lib.stride_tricks.sliding_window_view(used, self.size, axis=2)[..., :: self.hop, :]
+        spectra = np.fft.rfft(segments * self.window, axis=-1)  # (C, S+1, T, F)
+        stems, mix = spectra[:, :-1], spectra[:, -1]
+        high = self.masks.high
+        correction = np.zeros(stems.shape, np.complex64)
+        correction[..., high] = self.w_hi * (self.masks(stems, mix) * mix[:, None, :, high] - stems[..., high])
+        pieces = np.fft.irfft(correction, n=self.size, axis=-1) * self.window  # (C, S, T, N)
+        # Overlap-add: output hop k = second half of frame k-1 (or the carry) + first half of frame k.
+        added = pieces[..., : self.hop].copy()
+        added[:, :, 0] += self._carry
+        added[:, :, 1:] += pieces[:, :, :-1, self.hop :]
+        self._carry = pieces[:, :, -1, self.hop :]
+        count_raw = frames * self.hop  # the padded positions [raw, raw + count_raw) are finished
+        finished = self._input[..., :count_raw]
+        self._input = self._input[..., count_raw:]
+        stems_out = finished[:, :-1] + added.reshape(self.channels, self.stems, count_raw)
+        skip = min(max(0, self.hop - self._raw), count_raw)  # the leading padding
+        self._raw += count_raw
+        count = min(count_raw - skip, self._pushed - self._emitted)
+        self._emitted += count
+        mix_out = finished[:, -1, skip : skip + count].T
+        return mix_out, np.transpose(stems_out[..., skip : skip + count], (2, 0, 1))

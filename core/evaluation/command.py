@@ -1,4 +1,8 @@
-"""``stemforge eval``: the paper's protocol on a dataset split, as Markdown and JSON."""
+"""``stemforge eval``: the paper's protocol on a dataset split, as Markdown and JSON.
+
+``--full-band`` scores instead, at the set's own rate (44.1 kHz renders), the stems as
+``stemforge separate`` writes them with each ``--high-band`` mode
+(:mod:`core.evaluation.full_band`)."""
 
 from __future__ import annotations
 
@@ -59,6 +63,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"else {FALLBACK_TEACHER_SIGMA_MAX})")
     parser.add_argument("--out", type=Path, default=Path("eval-report"), metavar="REPORT_DIR",
                         help="folder for report.md and report.json (default: ./eval-report)")
+    parser.add_argument("--full-band", action="store_true",
+                        help="score at the set's own rate (above 22.05 kHz, e.g. 'stemforge synth "
+                             "--sample-rate 44100'): the model band, the full band and the band above "
+                             "11.025 kHz, for --high-band assign and residual; --split may list "
+                             "several splits separated by commas")
 
 
 def protocol_settings(args: argparse.Namespace) -> ProtocolSettings:
@@ -94,11 +103,14 @@ def _run(args: argparse.Namespace) -> int:
         settings = protocol_settings(args)
         model = resolve_model(args.model, args.device)
         modes = parse_modes(args.modes, model, teacher_sigma_max(model, args.teacher_sigma_max))
-        source = ChunkSource(args.data, args.split, args.chunk_samples, args.max_chunks, progress=bar)
+        if not args.full_band:
+            source = ChunkSource(args.data, args.split, args.chunk_samples, args.max_chunks, progress=bar)
     except ConfigError as error:
         bar.clear()
         print_error(str(error))
         return EXIT_USAGE
+    if args.full_band:
+        return _run_full_band(args, model, modes, settings, bar)
     try:
         result = evaluate(model, source, modes, settings, seed=args.seed, total_chunks=len(source),
                           progress=bar)
@@ -107,6 +119,34 @@ def _run(args: argparse.Namespace) -> int:
     context = run_context(model, args.data, args.split, args.seed)
     markdown = markdown_report(result, context)
     md_path, json_path = write_reports(args.out, markdown, json_report(result, context))
+    print(markdown)
+    print(f"wrote {md_path} and {json_path}")
+    return EXIT_OK
+
+
+def _run_full_band(args: argparse.Namespace, model: StemModel, modes, settings: ProtocolSettings,
+                   bar: ProgressBar) -> int:
+    from core.evaluation.full_band import (
+        FullBandSource,
+        evaluate_full_band,
+        full_band_json,
+        full_band_markdown,
+    )
+
+    splits = [part.strip() for part in args.split.split(",") if part.strip()]
+    try:
+        source = FullBandSource(args.data, splits, args.chunk_samples, args.max_chunks)
+    except ConfigError as error:
+        bar.clear()
+        print_error(str(error))
+        return EXIT_USAGE
+    try:
+        result = evaluate_full_band(model, list(source), modes, settings, seed=args.seed, progress=bar)
+    finally:
+        bar.clear()
+    report = full_band_json(result, run_context(model, args.data, ",".join(splits), args.seed))
+    markdown = full_band_markdown(report)
+    md_path, json_path = write_reports(args.out, markdown, report)
     print(markdown)
     print(f"wrote {md_path} and {json_path}")
     return EXIT_OK
