@@ -12,7 +12,7 @@ from pathlib import Path
 
 from core.devices import DEVICE_NAMES
 from core.errors import ConfigError
-from core.instruments import INSTRUMENTS
+from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, INSTRUMENTS
 from core.jobs import DEFAULT_TEMPLATE, SeparationOptions
 from core.model import PRESET_ORDER
 from core.outputs import check_template
@@ -24,6 +24,7 @@ BIT_DEPTHS: tuple[str, ...] = ("keep", "PCM_16", "PCM_24", "FLOAT")
 BIT_DEPTH_LABELS = {"keep": "Keep input", "PCM_16": "16-bit PCM", "PCM_24": "24-bit PCM", "FLOAT": "32-bit float"}
 DEVICES = DEVICE_NAMES
 DEVICE_LABELS = {"auto": "Auto", "cpu": "CPU", "cuda": "CUDA (NVIDIA)", "mps": "MPS (Apple)"}
+HIGH_BAND_LABELS = {"assign": "Share among the stems", "residual": "Leave in Other"}
 
 APP_BLOCK_FRAMES = 1 << 14
 """Frames read per block in the app: progress is reported after each block, so a
@@ -45,6 +46,7 @@ class AppOptions:
     bit_depth: str = "keep"
     template: str = DEFAULT_TEMPLATE
     overwrite: bool = False
+    high_band: str = DEFAULT_HIGH_BAND
 
     def problems(self) -> list[str]:
         """Readable reasons why a run cannot start with these options (empty when fine)."""
@@ -72,6 +74,7 @@ class AppOptions:
             template=self.template,
             residual=self.residual,
             overwrite=self.overwrite,
+            high_band=self.high_band,
             settings=StreamSettings(block_frames=APP_BLOCK_FRAMES),
         )
 
@@ -86,5 +89,6 @@ class AppOptions:
             format=self.format if self.format in FORMATS else defaults.format,
             bit_depth=self.bit_depth if self.bit_depth in BIT_DEPTHS else defaults.bit_depth,
             template=self.template or defaults.template,
+            high_band=self.high_band if self.high_band in HIGH_BAND_MODES else defaults.high_band,
             out_dir=Path(self.out_dir) if str(self.out_dir).strip() not in ("", ".") else defaults.out_dir,
         )

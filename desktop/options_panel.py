@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.instruments import INSTRUMENTS, RESIDUAL_STEM
+from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, INSTRUMENTS, RESIDUAL_STEM
 from desktop.model_info import ModelInfo
 from desktop.options import (
     BIT_DEPTH_LABELS,
@@ -31,6 +31,7 @@ from desktop.options import (
     DEVICE_LABELS,
     DEVICES,
     FORMATS,
+    HIGH_BAND_LABELS,
     AppOptions,
 )
 
@@ -38,6 +39,10 @@ TEMPLATE_HELP = ("Where each stem goes, under the output folder; ends in .{ext}.
                  "Fields: {track} (input name), {folder} (the input's folder), {stem}, {ext}, "
                  "{preset}, {model}.\n"
                  "Default: {track}/{stem}.{ext}")
+HIGH_BAND_HELP = ("The model hears up to 11 kHz. For inputs above 22.05 kHz (44.1 or 48 kHz files),\n"
+                  "\"Share among the stems\" gives each stem its share of the band above 11 kHz\n"
+                  "(cymbals, string noise), judged from its own content just below; what no stem\n"
+                  "claims goes to Other. \"Leave in Other\" puts all of it in the Other stem.")
 
 
 def _set_item_enabled(combo: QComboBox, index: int, enabled: bool, tip: str = "") -> None:
@@ -87,7 +92,7 @@ class OptionsPanel(QWidget):
             chip.toggled.connect(self.changed)
             if name == RESIDUAL_STEM:
                 chip.setToolTip("Input minus the selected stems: everything else (vocals, synths, "
-                                "content above 11 kHz), so stems + other null against the input.")
+                                "what the stems leave above 11 kHz), so stems + other null against the input.")
                 grid.addWidget(chip, 2, 0, 1, 2)
             else:
                 chip.setToolTip(f"Extract the {name} stem")
@@ -113,7 +118,13 @@ class OptionsPanel(QWidget):
         self.device.currentIndexChanged.connect(self.changed)
         form.addRow("Preset", self.preset)
         form.addRow("", self.preset_summary)
+        self.high_band = QComboBox()
+        for name in HIGH_BAND_MODES:
+            self.high_band.addItem(HIGH_BAND_LABELS[name], name)
+        self.high_band.setToolTip(HIGH_BAND_HELP)
+        self.high_band.currentIndexChanged.connect(self.changed)
         form.addRow("Device", self.device)
+        form.addRow("Above 11 kHz", self.high_band)
         return group
 
     def _output_group(self) -> QGroupBox:
@@ -198,11 +209,12 @@ class OptionsPanel(QWidget):
             bit_depth=self.bit_depth.currentData() or "keep",
             template=self.template.text().strip(),
             overwrite=self.overwrite.isChecked(),
+            high_band=self.high_band.currentData() or DEFAULT_HIGH_BAND,
         )
 
     def set_options(self, options: AppOptions) -> None:
         widgets = [*self.stem_chips.values(), self.preset, self.device, self.format, self.bit_depth,
-                   self.template, self.out_dir, self.overwrite]
+                   self.template, self.out_dir, self.overwrite, self.high_band]
         for widget in widgets:
             widget.blockSignals(True)
         try:
@@ -216,6 +228,7 @@ class OptionsPanel(QWidget):
             self.template.setText(options.template)
             self.out_dir.setText(str(options.out_dir))
             self.overwrite.setChecked(options.overwrite)
+            self._select(self.high_band, options.high_band)
         finally:
             for widget in widgets:
                 widget.blockSignals(False)

@@ -47,6 +47,7 @@ class AppSettings:
             bit_depth=self._get("options/bit_depth", defaults.bit_depth),
             template=self._get("options/template", defaults.template),
             overwrite=_to_bool(s.value("options/overwrite"), defaults.overwrite),
+            high_band=self._get("options/high_band", defaults.high_band),
         )
         return options.sanitised()
 
@@ -61,6 +62,7 @@ class AppSettings:
         s.setValue("options/bit_depth", options.bit_depth)
         s.setValue("options/template", options.template)
         s.setValue("options/overwrite", "true" if options.overwrite else "false")
+        s.setValue("options/high_band", options.high_band)
 
     def last_folder(self) -> str:
         return self._get("paths/last_input_folder", str(Path.home()))

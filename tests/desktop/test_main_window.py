@@ -207,7 +207,7 @@ def test_settings_survive_a_restart(make_window, tmp_path, settings_file):
     first = make_window()
     chosen = replace(first.current_options(), stems=("bass", "piano"), residual=False, preset="best",
                      format="flac", bit_depth="PCM_16", template="{preset}/{track}-{stem}.{ext}",
-                     out_dir=tmp_path / "elsewhere", overwrite=True)
+                     out_dir=tmp_path / "elsewhere", overwrite=True, high_band="residual")
     first.options_panel.set_options(chosen)
     first.options_panel.stem_chips["drums"].click()  # a real click on a chip is saved too
     first.close()

@@ -12,7 +12,7 @@ def test_round_trip(tmp_path):
     path = str(tmp_path / "s.ini")
     chosen = AppOptions(stems=("drums",), residual=False, preset="fast", device="cpu",
                         out_dir=tmp_path / "out dir", format="flac", bit_depth="PCM_24",
-                        template="{track}_{stem}.{ext}", overwrite=True)
+                        template="{track}_{stem}.{ext}", overwrite=True, high_band="residual")
     AppSettings(QSettings(path, QSettings.Format.IniFormat)).save_options(chosen)
     assert AppSettings(QSettings(path, QSettings.Format.IniFormat)).load_options() == chosen
 
@@ -24,12 +24,14 @@ def test_unknown_values_fall_back(tmp_path):
     raw.setValue("options/device", "tpu")
     raw.setValue("options/stems", "bass,vocals")
     raw.setValue("options/bit_depth", "PCM_8")
+    raw.setValue("options/high_band", "mirror")
     raw.sync()
     loaded = AppSettings(QSettings(path, QSettings.Format.IniFormat)).load_options()
     defaults = AppOptions()
     assert (loaded.preset, loaded.device, loaded.bit_depth) == (defaults.preset, defaults.device,
                                                                  defaults.bit_depth)
     assert loaded.stems == ("bass",)
+    assert loaded.high_band == defaults.high_band == "assign"
 
 
 def test_options_become_engine_options(tmp_path):
@@ -39,6 +41,8 @@ def test_options_become_engine_options(tmp_path):
     assert engine.subtype is None
     assert engine.out_dir == Path.home() / "x"
     assert AppOptions(bit_depth="FLOAT").to_separation_options().subtype == "FLOAT"
+    assert engine.high_band == "assign"
+    assert AppOptions(high_band="residual").to_separation_options().high_band == "residual"
 
 
 def test_problems_are_readable():
