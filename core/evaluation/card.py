@@ -4,6 +4,7 @@
 
     stemforge card --model BUNDLE_DIR --eval REPORT_DIR [--eval REPORT_DIR ...]
                    [--sweep SWEEP_DIR] [--bench BENCH.json] [--runs RUN ...]
+                   [--full-band REPORT_DIR]
 
 Reads what the other commands wrote and puts it next to the weights:
 
@@ -16,6 +17,11 @@ Reads what the other commands wrote and puts it next to the weights:
 - ``training-curves.png``: loss and validation SI-SDRi against step for each run given
   with ``--runs`` (their ``log.jsonl``);
 - ``sweep.png``: a copy of the sweep plot.
+
+With ``--full-band`` (a ``stemforge eval --full-band`` folder) the card also shows the
+full-band and high-band tables and the goals of issue #15 for the ``assign`` rows: drums'
+high band >= +1 dB, every stem's high band >= 0 dB, and no stem's full-band figure below
+its model-band (22.05 kHz) figure.
 
 Goals (issue #6): ``best`` >= 10 dB SI-SDRi on active stems; consistency with 2 to 4
 steps >= the teacher > the extractor (draft). Each is printed as pass/miss with figures.
@@ -43,9 +49,11 @@ STAGE_NAMES = {"extractor": "extractor", "diffusion": "teacher", "distill": "stu
 STEM_COLUMNS = ("bass", "drums", "guitar", "piano", "All")
 
 LIMITATIONS = """\
-- **22.05 kHz model band.** The networks see audio resampled to 22 050 Hz, so the stems
-  carry nothing above 11 kHz; the residual stem (mix minus stems) keeps the top octave,
-  and the stems plus the residual rebuild the input exactly.
+- **22.05 kHz model band.** The networks see audio resampled to 22 050 Hz. Above 11 kHz
+  the stems get a share of the input's high band judged by a rule from their own content
+  just below the edge (`--high-band assign`, the default), not by the networks; with
+  `--high-band residual` the residual stem (mix minus stems) keeps all of it. Either way
+  the stems plus the residual rebuild the input exactly.
 - **Each channel is separated as mono.** Stereo files are split channel by channel; the
   stereo image of each stem comes from the mix, not from a stereo model.
 - **Synthetic training data.** The model learned from General MIDI songs rendered with
@@ -71,6 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what the training data was (default: the dataset path the export recorded)")
     parser.add_argument("--notes", type=Path, default=None, metavar="FILE",
                         help="a Markdown file of remarks on this model, shown as the card's Notes section")
+    parser.add_argument("--full-band", type=Path, default=None, metavar="REPORT_DIR",
+                        help="a 'stemforge eval --full-band --out' folder: adds the full-band section")
     parser.add_argument("--recipe", type=Path, default=None, metavar="FILE",
                         help="a text file with the commands that regenerate the bundle (shown verbatim)")
 
@@ -148,6 +158,52 @@ def check_goals(rows: list[dict], presets: dict) -> list[tuple[str, str, bool]]:
                 goals.append((f"{preset_name} ({steps} consistency steps) at least matches the teacher "
                               f"(within {TIE_DB:g} dB)", f"{value:.3f} vs {teacher:.3f} dB", value >= teacher - TIE_DB))
     return goals
+
+
+DRUMS_HIGH_BAND_GOAL_DB = 1.0
+
+
+def full_band_goals(report: dict) -> list[tuple[str, str, bool]]:
+    """``(goal, measured, passed)`` of issue #15 for every ``MODE/assign`` row (active stems)."""
+    rows = {band: {row["name"]: row["active"] for row in report["bands"][band]} for band in report["bands"]}
+    goals = []
+    for name, high in rows["high band"].items():
+        if not name.endswith("/assign"):
+            continue
+        mode = name.split("/")[0]
+        stems = [s for s in STEM_COLUMNS if s != "All" and high.get(s) is not None]
+        drums = high.get("drums")
+        if drums is not None:
+            goals.append((f"{name}: drums' high band >= +{DRUMS_HIGH_BAND_GOAL_DB:g} dB", f"{drums:.2f} dB",
+                          drums >= DRUMS_HIGH_BAND_GOAL_DB))
+        if stems:
+            worst = min(stems, key=lambda s: high[s])
+            goals.append((f"{name}: every stem's high band >= 0 dB", f"lowest {worst} {high[worst]:.2f} dB",
+                          high[worst] >= 0.0))
+        full, model = rows["full band"].get(name, {}), rows["model band"].get(mode, {})
+        pairs = [(s, full[s] - model[s]) for s in stems if full.get(s) is not None and model.get(s) is not None]
+        if pairs:
+            worst, gap = min(pairs, key=lambda pair: pair[1])
+            goals.append((f"{name}: full band >= model band, each stem", f"lowest margin {worst} {gap:+.2f} dB",
+                          gap >= 0.0))
+    return goals
+
+
+def _full_band_section(report: dict) -> list[str]:
+    from core.evaluation.full_band import full_band_table
+
+    lines = [f"`stemforge eval --full-band` on `{report['data']}` split(s) `{report['split']}` at {report['rate']} Hz: "
+             f"{report['chunks']} chunks, {report['windows_kept']} kept 4 s windows, seed {report['seed']}; measured "
+             f"{report['date']}. SI-SDRi on active stems. `MODE/assign` and `MODE/residual` are the stems "
+             "`stemforge separate --high-band` writes; the model band row is the model's own 22.05 kHz output; the "
+             f"high band is the content above {report['edge_hz']:g} Hz; the oracle takes the true stems' "
+             "magnitudes above the edge.", ""]
+    for band in ("model band", "full band", "high band"):
+        lines += [full_band_table(report, band), ""]
+    lines += ["| goal | measured | status |", "|---|---|---|"]
+    for goal, measured, passed in full_band_goals(report):
+        lines.append(f"| {goal} | {measured} | {'pass' if passed else '**missed**'} |")
+    return lines
 
 
 def plot_curves(runs: list[Path], path: Path) -> Path | None:
@@ -254,7 +310,8 @@ def _sweep_section(sweep: dict) -> list[str]:
 
 def write_card(bundle: Path, evals: list[Path], sweep_dir: Path | None = None, bench_file: Path | None = None,
                runs: list[Path] | tuple = (), recipe: Path | None = None,
-               data_description: str | None = None, notes: Path | None = None) -> Path:
+               data_description: str | None = None, notes: Path | None = None,
+               full_band: Path | None = None) -> Path:
     """Write ``MODEL_CARD.md`` (and the figures) into ``bundle``; returns the card's path."""
     from core.bundle import describe_bundle, read_manifest
 
@@ -300,6 +357,9 @@ def write_card(bundle: Path, evals: list[Path], sweep_dir: Path | None = None, b
         sweep = _read_json(Path(sweep_dir) / "sweep.json", "sweep results")
         shutil.copyfile(Path(sweep_dir) / "sweep.png", Path(bundle) / SWEEP_FILE)
         lines += ["", "## sigma_max sweep (the paper's Figure 2)", ""] + _sweep_section(sweep)
+    if full_band is not None:
+        report = _read_json(Path(full_band) / "report.json", "full-band evaluation report")
+        lines += ["", "## Full-band stems (above the model's band)", ""] + _full_band_section(report)
     if bench_file is not None:
         lines += ["", "## Speed and memory", ""] + _speed_section(_read_json(Path(bench_file), "benchmark"))
     if notes is not None:
@@ -318,7 +378,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         path = write_card(args.model, args.evals, args.sweep, args.bench, args.runs, args.recipe,
-                          args.data_description, args.notes)
+                          args.data_description, args.notes, args.full_band)
     except (ConfigError, OSError, KeyError) as error:
         print_error(f"cannot write the model card: {error}")
         return EXIT_USAGE
