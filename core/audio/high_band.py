@@ -53,13 +53,19 @@ class HighBandSettings:
         frame_seconds: STFT frame length (rounded up to a power of two in samples).
         crossover_start: ``f_c / f_e``, where the crossover from the stem to the
             assigned high band starts (soxr's anti-alias filter has begun rolling off).
-        floor: power added to every claimant's reference power (relative to full
-            scale, per bin) so that silence claims nothing.
+        floor: power per bin (full scale 1) that always goes to ``other``, so that
+            silence claims nothing.
+        sharpness: exponent ``p`` applied to the extended powers before they are
+            shared (``p = 1``: power shares; larger: the dominant source takes most).
+        smoothing_seconds: time constant of the exponential smoothing of the
+            reference powers over frames.
     """
 
     frame_seconds: float = 0.046
     crossover_start: float = 0.9
-    floor: float = 1e-12
+    floor: float = 1e-10
+    sharpness: float = 8.0
+    smoothing_seconds: float = 0.45
 
     def frame_samples(self, rate: int) -> int:
         return 1 << int(np.ceil(np.log2(max(16.0, self.frame_seconds * rate))))
@@ -83,12 +89,15 @@ def crossover_weights(freqs: np.ndarray, edge_hz: float, start: float) -> np.nda
 class HighBandMasks:
     """The rule-based high-band masks ``M_i(t, f)`` of the module docstring.
 
+    Stateful: the reference powers are smoothed over frames across calls.
+
     Args:
         freqs: ``(F,)`` bin frequencies in Hz.
         edge_hz, settings: the model's edge and the numbers of the rule.
+        frame_seconds: time between frames (the smoothing's time step).
     """
 
-    def __init__(self, freqs: np.ndarray, edge_hz: float, settings: HighBandSettings):
+    def __init__(self, freqs: np.ndarray, edge_hz: float, settings: HighBandSettings, frame_seconds: float):
         top = settings.crossover_start * edge_hz
         middle = edge_hz / np.sqrt(2.0)
         self.lower = np.flatnonzero((freqs >= edge_hz / 2) & (freqs < middle))
@@ -97,22 +106,44 @@ class HighBandMasks:
         if not self.lower.size or not self.upper.size:
             raise ValueError("the STFT is too coarse for the reference band below the edge")
         centre = np.sqrt(middle * top)
-        self.exponent = (2.0 * np.log2(freqs[self.high] / centre)).astype(np.float32)  # (H,)
-        self.floor = settings.floor
+        self.exponent = 2.0 * np.log2(freqs[self.high] / centre)  # (H,) half-octaves above B_hi
+        self.floor = settings.floor * self.upper.size
+        self.sharpness = settings.sharpness
+        self.decay = float(np.exp(-frame_seconds / settings.smoothing_seconds))
+        self._state: np.ndarray | None = None  # smoothed powers (C, 2S+1) of the last frame
+
+    def _smooth(self, powers: np.ndarray) -> np.ndarray:
+        """``P'(t) = a P'(t-1) + (1 - a) P(t)`` along the frames of ``(C, K, T)``."""
+        out = np.empty_like(powers)
+        state = powers[..., 0] if self._state is None else self._state
+        for t in range(powers.shape[-1]):
+            state = self.decay * state + (1.0 - self.decay) * powers[..., t]
+            out[..., t] = state
+        self._state = state
+        return out
 
     def __call__(self, stems: np.ndarray, mix: np.ndarray) -> np.ndarray:
         """``stems (C, S, T, F)``, ``mix (C, T, F)`` complex spectra -> masks ``(C, S, T, H)``
         for the bins ``self.high``."""
 
-        def band_power(bins: np.ndarray) -> np.ndarray:  # (C, S+1, T) power of stems and residual
-            part = stems[..., bins]
-            sources = np.concatenate([part, (mix[..., bins] - part.sum(1))[:, None]], axis=1)
-            return (sources.real**2 + sources.imag**2).sum(-1) + self.floor * bins.size
+        def power(x: np.ndarray, bins: np.ndarray) -> np.ndarray:
+            part = x[..., bins]
+            return (part.real**2 + part.imag**2).sum(-1, dtype=np.float64)
 
-        upper = band_power(self.upper)
-        ratio = np.clip(upper / band_power(self.lower), 1e-6, 1.0)
-        extended = upper[..., None] * ratio[..., None] ** self.exponent  # (C, S+1, T, H)
-        return extended[:, :-1] / extended.sum(1, keepdims=True)
+        count = stems.shape[1]
+        raw = np.concatenate([power(stems, self.upper), power(stems, self.lower),
+                              power(mix, self.upper)[:, None]], axis=1)  # (C, 2S+1, T)
+        smoothed = self._smooth(raw)
+        upper, lower, mix_upper = smoothed[:, :count], smoothed[:, count : 2 * count], smoothed[:, -1]
+        other = np.maximum(mix_upper - upper.sum(1), 0.0) + self.floor  # (C, T), flat above the edge
+        ratio = np.clip(upper / (lower + self.floor), 1e-6, 1.0)
+        # log of E_k(t, f) ** p for the stems and the unexplained rest, normalised per tile
+        logs = np.concatenate([
+            np.log(upper + 1e-30)[..., None] + np.log(ratio)[..., None] * self.exponent,
+            np.broadcast_to(np.log(other)[:, None, :, None], (other.shape[0], 1, other.shape[1], self.high.size)),
+        ], axis=1) * self.sharpness  # (C, S+1, T, H)
+        weights = np.exp(logs - logs.max(1, keepdims=True))
+        return (weights[:, :-1] / weights.sum(1, keepdims=True)).astype(np.float32)
 
 
 class HighBandAssigner:
@@ -138,7 +169,7 @@ class HighBandAssigner:
         self.hop = self.size // 2
         self.channels, self.stems = channels, stems
         freqs = np.fft.rfftfreq(self.size, 1.0 / rate)
-        self.masks = HighBandMasks(freqs, edge_hz, settings)
+        self.masks = HighBandMasks(freqs, edge_hz, settings, self.hop / rate)
         self.w_hi = crossover_weights(freqs[self.masks.high], edge_hz, settings.crossover_start).astype(np.float32)
         periodic_hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(self.size) / self.size)
         self.window = np.sqrt(periodic_hann).astype(np.float32)  # w^2(t) + w^2(t + N/2) = 1

@@ -98,7 +98,7 @@ def test_the_high_band_goes_to_the_stem_that_reaches_the_edge():
 
 def test_masks_are_shares_and_silence_claims_nothing():
     size = DEFAULT_SETTINGS.frame_samples(RATE)
-    masks = HighBandMasks(np.fft.rfftfreq(size, 1 / RATE), 11025.0, DEFAULT_SETTINGS)
+    masks = HighBandMasks(np.fft.rfftfreq(size, 1 / RATE), 11025.0, DEFAULT_SETTINGS, size / 2 / RATE)
     rng = np.random.default_rng(3)
     bins = size // 2 + 1
     stems = (rng.standard_normal((2, 4, 7, bins)) + 1j * rng.standard_normal((2, 4, 7, bins))).astype(np.complex64)
