@@ -3,34 +3,32 @@
 The model hears only up to its Nyquist frequency ``f_e`` (11 025 Hz for 22 050 Hz);
 resampled back to the input rate ``R``, its stems hold nothing above ``f_e``. This
 stage works in the STFT domain at rate ``R`` (periodic sqrt-Hann analysis and
-synthesis windows of ``N`` samples, hop ``N / 4``, weighted overlap-add, which
-reconstructs exactly when nothing is changed). For stem ``i``, input ``X`` and frame
-``t``, bin ``f``::
+synthesis windows of ``N`` samples, hop ``N / 2``, weighted overlap-add). For stem
+``i``, input ``X``, frame ``t`` and bin ``f``::
 
-    Y_i(t, f) = w_lo(f) S_i(t, f) + w_hi(f) M_i(t, f) X(t, f)
+    Y_i(t, f) = S_i(t, f) + w_hi(f) (M_i(t, f) X(t, f) - S_i(t, f))
 
-with a linear-phase crossover ``w_lo + w_hi = 1`` (raised cosine from ``f_c`` to
-``f_e``, ``w_hi = 0`` below ``f_c``) and the high-band mask ``M_i`` estimated from the
-stems' own content just below the edge (the reference band ``B = [f_e / 2, f_c)``,
-the top octave of the model's band), as UVR's "high end process" and Spleeter's mask
-extension do. The residual ``R = X - sum_j S_j`` (what the model gave to ``other``)
-is one more claimant ``k``. For every source ``k`` (stems and residual) its power
-``E_k(t) = sum_{f in B_hi} |S_k(t, f)|^2`` in the upper half-octave ``B_hi`` of ``B``
-is extended upwards with its own fall-off, the ratio ``a_k(t)`` of its power in
-``B_hi`` to that in the lower half-octave (clipped to ``[0, 1]``: a stem never gains
-share upwards)::
+with a linear-phase crossover ``w_hi`` (0 below ``f_c = 0.9 f_e``, raised cosine to 1
+at ``f_e``): below ``f_c`` the stems pass unchanged. The high-band masks ``M_i`` come
+from the stems' own content just below the edge, in the top octave ``[f_e / 2, f_c)``
+of the model's band (as UVR's "high end process" and Spleeter's mask extension do):
 
-    E_k(t, f) = E_k(t) * a_k(t) ** (2 log2(f / f_hi)),     f_hi = centre of B_hi
-    M_i(t, f) = E_i(t, f) / sum_k E_k(t, f)
+- ``P_i(t)``, ``Q_i(t)``: stem ``i``'s power in the upper (``[f_e / sqrt 2, f_c)``) and
+  lower half-octave, exponentially smoothed over frames (time constant 0.45 s);
+- its fall-off ``a_i = clip(P_i / Q_i, 0, 1)`` per half-octave extends it upwards:
+  ``E_i(t, f) = P_i(t) a_i(t) ** (2 log2(f / f_hi))``, ``f_hi`` the centre of the upper
+  half-octave (a stem never gains share upwards);
+- the unexplained rest ``E_o(t) = max(P_X(t) - sum_j P_j(t), 0) + floor`` (other
+  instruments, vocals) claims its share too, flat above the edge;
+- shares are sharpened: ``M_i = E_i ** p / (sum_j E_j ** p + E_o ** p)``, ``p = 8``,
+  so the dominant source takes most of a tile (a blurred share smears e.g. the
+  cymbals' high band over every stem).
 
-so ``sum_i M_i <= 1``; what no stem claims stays in the input and the residual stem
+So ``sum_i M_i <= 1``; what no stem claims stays in the input and the residual stem
 ``other``, computed by the writer from the written samples, gets it (stems + other
 still null exactly). The input itself is passed through unchanged (delayed like the
-stems), so the null does not depend on this stage's rounding.
-
-Memory is bounded by one block plus one frame; the latency ``N - hop`` is absorbed:
-:meth:`HighBandAssigner.finish` returns the rest, so the total output length equals
-the total input length exactly.
+stems). Memory is bounded by one block plus one frame; :meth:`HighBandAssigner.finish`
+returns the rest, so the total output length equals the total input length exactly.
 """
 
 from __future__ import annotations

@@ -191,3 +191,23 @@ def test_an_os_error_in_any_command_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(core.cli, "run_models", unreadable)
     assert main(["models"]) == 1
     assert capsys.readouterr().err == "stemforge: error: /data/locked: Permission denied\n"
+
+
+def test_high_band_choice_reaches_the_stems_and_the_recipe(fake_model, make_audio, tmp_path):
+    import json
+
+    path = make_audio(seconds=1.0, samplerate=44100, channels=1, subtype="FLOAT")
+
+    def drums_high_band(mode):
+        out = tmp_path / mode
+        assert main(["separate", str(path), "--out", str(out), "--preset", "draft", "--high-band", mode]) == 0
+        recipe = json.loads((out / "track" / "stemforge.json").read_text())
+        assert recipe["high_band"] == {"mode": mode, "edge_hz": 11025.0, "applied": mode == "assign"}
+        drums = sf.read(str(out / "track" / "drums.wav"))[0]
+        spectrum = np.abs(np.fft.rfft(drums)) ** 2
+        return spectrum[np.fft.rfftfreq(drums.size, 1 / 44100) > 12000].sum() / spectrum.sum()
+
+    residual, assign = drums_high_band("residual"), drums_high_band("assign")
+    assert assign > 0.02 > 10 * residual, (assign, residual)
+    with pytest.raises(SystemExit):
+        main(["separate", str(path), "--high-band", "mirror"])

@@ -121,3 +121,23 @@ def test_retry_after_out_of_memory_repeats_the_same_noise(monkeypatch):
         return runner(segments)
 
     np.testing.assert_array_equal(render(True), render(False))
+
+
+def test_assign_hands_the_whole_high_band_to_stems_that_claim_it(make_audio):
+    """The identity model's four stems all claim the input: together they get its high band."""
+    path = make_audio(seconds=1.0, samplerate=44100, channels=2, subtype="FLOAT")
+    original, _ = sf.read(str(path), dtype="float64", always_2d=True)
+    _, frames, mix, stems = run(path, FilterBankModel(segment_samples=2048, identity=True))
+    assert frames == original.shape[0] and stems.shape == original.shape + (4,)
+    np.testing.assert_array_equal(mix, original)
+
+    def high(x):
+        spectrum = np.fft.rfft(x, axis=0)
+        spectrum[np.fft.rfftfreq(x.shape[0], 1 / 44100) < 11025] = 0
+        return np.fft.irfft(spectrum, n=x.shape[0], axis=0)[4410:-4410]
+
+    target = high(original)
+    error = high(stems.sum(-1)) - target
+    assert np.sum(error**2) < 1e-3 * np.sum(target**2)
+    shares = [np.sum(high(stems[:, :, i]) ** 2) / np.sum(target**2) for i in range(4)]
+    np.testing.assert_allclose(shares, 1 / 16, rtol=0.05)  # equal claims: a quarter of the amplitude each
