@@ -26,6 +26,7 @@ from core.devices import DEVICE_NAMES
 from core.errors import ConfigError, StemforgeError
 from core.training.config import (
     CHECKPOINT_FILE,
+    EXTRACTOR_LOSSES,
     STAGES,
     TrainingConfig,
     config_class,
@@ -79,9 +80,10 @@ def _add_stage_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
     parser.add_argument("--lr", type=float, default=None,
                         help=f"learning rate of {d('optimizer')} (default: {d('lr')})")
     if stage == "extractor":
-        parser.add_argument("--loss", default=None, choices=["mse", "snr"],
-                            help=f"mse (the paper's) or snr, the thresholded SNR that weighs quiet "
-                                 f"stems like loud ones (default: {d('loss')})")
+        parser.add_argument("--loss", default=None, choices=EXTRACTOR_LOSSES,
+                            help=f"mse (the paper's), snr (the thresholded SNR that weighs quiet "
+                                 f"stems like loud ones) or l1_stft (waveform L1 + multi-resolution "
+                                 f"STFT) (default: {d('loss')})")
         parser.add_argument("--init-from", type=Path, default=None, metavar="RUN",
                             help="start from the EMA weights of this extractor run (fine-tuning)")
     if stage == "distill":

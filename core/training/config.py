@@ -49,7 +49,10 @@ from core.nn.config import CONFIGS, UNetConfig
 
 STAGES: tuple[str, ...] = ("extractor", "diffusion", "distill")
 
-EXTRACTOR_LOSSES: tuple[str, ...] = ("mse", "snr")
+EXTRACTOR_LOSSES: tuple[str, ...] = ("mse", "snr", "l1_stft")
+
+DEFAULT_STFT_SIZES: tuple[int, ...] = (512, 1024, 2048)
+"""FFT sizes of the ``l1_stft`` loss's multi-resolution STFT term (23, 46, 93 ms)."""
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -193,21 +196,34 @@ class ExtractorConfig(TrainingConfig):
     Adam lr 1e-4, betas (0.9, 0.99).
 
     Attributes:
-        loss: ``mse`` (the paper's) or ``snr``, the negative thresholded SNR of
-            :func:`core.training.extractor.thresholded_snr_loss`, which weighs quiet
+        loss: ``mse`` (the paper's), ``snr``, the negative thresholded SNR of
+            :func:`core.training.losses.thresholded_snr_loss`, which weighs quiet
             stems like loud ones (with MSE a quiet stem costs little when predicted as
-            silence, see the module doc).
+            silence, see the module doc), or ``l1_stft`` (below). Making ``l1_stft`` the
+            default is this one field's default.
         snr_tau: soft threshold of the ``snr`` loss, relative to the mixture's energy
-            (1e-3 caps the rewarded SNR of a crop at about 30 dB above the mixture).
+            (1e-3 caps the rewarded SNR of a crop at about 30 dB above the mixture), and of
+            the ``l1_stft`` loss's L1-SNR term, relative to the mixture's L1 norm.
+        stft_sizes, stft_magnitude_weight, stft_complex_weight, l1snr_weight: the
+            ``l1_stft`` loss of :mod:`core.training.losses` (waveform L1 + w_mag x
+            multi-resolution STFT magnitude L1 + w_cplx x complex L1 + w_snr x L1-SNR).
         init_from: an extractor run folder whose EMA weights start this run (fine-tuning,
             e.g. with another loss); empty: random initial weights.
     """
 
     loss: str = "mse"
     snr_tau: float = 1e-3
+    stft_sizes: tuple[int, ...] = DEFAULT_STFT_SIZES
+    stft_magnitude_weight: float = 1.0
+    stft_complex_weight: float = 0.0
+    l1snr_weight: float = 0.0
     init_from: str = ""
 
     stage = "extractor"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stft_sizes", tuple(int(n) for n in self.stft_sizes))
+        super().__post_init__()
 
     def problems(self) -> list[str]:
         problems = super().problems()
@@ -215,7 +231,17 @@ class ExtractorConfig(TrainingConfig):
             problems.append(f"loss must be one of {', '.join(EXTRACTOR_LOSSES)}, got {self.loss!r}")
         if not self.snr_tau > 0:
             problems.append(f"snr_tau must be > 0, got {self.snr_tau}")
+        if not self.stft_sizes or any(n < 16 or n & (n - 1) for n in self.stft_sizes):
+            problems.append(f"stft_sizes must be powers of two >= 16, got {list(self.stft_sizes)}")
+        weights = (self.stft_magnitude_weight, self.stft_complex_weight, self.l1snr_weight)
+        if any(not w >= 0 for w in weights):
+            problems.append("stft_magnitude_weight, stft_complex_weight and l1snr_weight must be >= 0")
         return problems
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["stft_sizes"] = list(self.stft_sizes)
+        return data
 
 
 @dataclass(frozen=True)
