@@ -45,7 +45,12 @@ from core.diffusion.constants import RHO, SIGMA_DATA, SIGMA_MIN
 from core.errors import ConfigError
 from core.fileio import write_text_atomic
 from core.instruments import MODEL_SAMPLE_RATE
-from core.nn.config import CONFIGS, UNetConfig
+from core.nn.architectures import (
+    ARCHITECTURES,
+    Architecture,
+    architecture_from_dict,
+    get_architecture,
+)
 
 STAGES: tuple[str, ...] = ("extractor", "diffusion", "distill")
 
@@ -83,8 +88,10 @@ class TrainingConfig:
 
     Attributes:
         data: dataset root (Slakh2100 layout: ``{split}/TrackXXXXX/...``).
-        net: named U-Net configuration (``tiny``, ``lite``, ``paper``); the refiner and the
-            student take the extractor run's architecture instead.
+        net: named architecture of :data:`core.nn.architectures.ARCHITECTURES` (the U-Nets
+            ``tiny``, ``lite``, ``paper``, or a band-split extractor ``bandsplit-tiny``,
+            ``bandsplit-lite``); the refiner and the student take the extractor run's
+            architecture instead.
         segment_seconds: training crop length; rounded to the nearest multiple of the
             U-Net's hop (at least one hop), see :func:`segment_samples`.
         batch: crops per optimiser step, over all processes together (each of W
@@ -144,8 +151,8 @@ class TrainingConfig:
     def problems(self) -> list[str]:
         """Human-readable reasons this configuration cannot run (empty when fine)."""
         problems = []
-        if self.net not in CONFIGS:
-            problems.append(f"unknown net {self.net!r}; choose from {', '.join(CONFIGS)}")
+        if self.net not in ARCHITECTURES:
+            problems.append(f"unknown net {self.net!r}; choose from {', '.join(ARCHITECTURES)}")
         if not self.segment_seconds > 0:
             problems.append(f"segment_seconds must be > 0, got {self.segment_seconds}")
         if self.batch < 1:
@@ -356,13 +363,14 @@ class ResolvedConfig:
 
     Attributes:
         config: the stage's fields.
-        net: the U-Net architecture actually trained (the extractor run's for the refiners).
+        net: the architecture actually trained (the extractor run's for the refiners, who
+            train its refiner U-Net).
         segment_samples: the crop length L in samples (a multiple of ``net.hop``).
         world_size: number of distributed processes.
     """
 
     config: TrainingConfig
-    net: UNetConfig
+    net: Architecture
     segment_samples: int
     world_size: int = 1
 
@@ -384,7 +392,7 @@ class ResolvedConfig:
         try:
             return cls(
                 config=config_class(data["stage"]).from_dict(data["config"]),
-                net=UNetConfig.from_dict(data["net"]),
+                net=architecture_from_dict(data["net"]),
                 segment_samples=int(data["segment_samples"]),
                 world_size=int(data.get("world_size", 1)),
             )
@@ -392,16 +400,16 @@ class ResolvedConfig:
             raise ConfigError(f"malformed run configuration ({error})") from None
 
 
-def resolve(config: TrainingConfig, net: UNetConfig | None = None, world_size: int = 1) -> ResolvedConfig:
+def resolve(config: TrainingConfig, net: Architecture | None = None, world_size: int = 1) -> ResolvedConfig:
     """Derive the architecture and crop length of a run.
 
     Args:
         config: the stage configuration.
-        net: the architecture to use instead of ``CONFIGS[config.net]`` (the refiners pass
+        net: the architecture to use instead of the one named ``config.net`` (the refiners pass
             the extractor run's).
         world_size: distributed processes; ``config.batch`` must be a multiple of it.
     """
-    net = net if net is not None else CONFIGS[config.net]
+    net = net if net is not None else get_architecture(config.net)
     if config.batch % world_size:
         raise ConfigError(
             f"batch {config.batch} must be a multiple of the number of processes {world_size}"

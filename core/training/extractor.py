@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from core.errors import ConfigError
-from core.nn.unet import UNet
+from core.nn.extractors import build_extractor
 from core.training.batches import Batch, StepGenerators
 from core.training.config import ExtractorConfig, ResolvedConfig
 from core.training.loop import RunResult, run_stage
@@ -37,7 +37,7 @@ class ExtractorStage:
 
     def __init__(self, resolved: ResolvedConfig, device: torch.device) -> None:
         config = resolved.config
-        self.network = UNet(resolved.net, noise_conditioned=False).to(device)
+        self.network = build_extractor(resolved.net).to(device)
         self.config: ExtractorConfig = config
         if config.init_from:
             start = open_run(config.init_from, "extractor")

@@ -43,7 +43,7 @@ from torch.nn.parallel import DistributedDataParallel
 from core.errors import ConfigError
 from core.evaluation.metrics import is_silent, si_sdr_improvement
 from core.instruments import INSTRUMENTS, MODEL_SAMPLE_RATE
-from core.nn.config import UNetConfig
+from core.nn.architectures import Architecture
 from core.training.batches import Batch, StepGenerators, batches, collate, step_seed
 from core.training.checkpoint import (
     load_checkpoint,
@@ -488,7 +488,7 @@ def run_stage(
     build_stage: Callable[[ResolvedConfig, torch.device], Stage],
     run_dir: Path,
     resume: bool = True,
-    net: UNetConfig | None = None,
+    net: Architecture | None = None,
     stream: TextIO | None = None,
 ) -> RunResult:
     """Set up this process (distributed or not), open the data and :func:`train`.
@@ -499,7 +499,7 @@ def run_stage(
         run_dir: the run folder.
         resume: continue from the run's checkpoint when there is one.
         net: the architecture (the refiners pass the extractor run's); default
-            ``CONFIGS[config.net]``.
+            the architecture named ``config.net``.
         stream: where progress lines go (default stderr).
     """
     context = setup(config.device)

@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from torch import nn
+
 from core.errors import ConfigError
-from core.nn.unet import UNet
+from core.nn.extractors import build_extractor, build_refiner
 from core.training.checkpoint import load_checkpoint
 from core.training.config import CHECKPOINT_FILE, ResolvedConfig, read_run_config
 
@@ -44,11 +46,10 @@ class FinishedRun:
     def stage(self) -> str:
         return self.resolved.stage
 
-    def unet(self) -> UNet:
-        """The run's EMA weights as a U-Net on the CPU, in eval mode, without gradients.
-
-        The extractor's U-Net is not noise-conditioned; the refiners' are.
-        """
+    def unet(self) -> nn.Module:
+        """The run's EMA weights as a bare network on the CPU, in eval mode, without
+        gradients: the extractor (a U-Net or a band-split network, not noise-conditioned)
+        or a refiner U-Net (noise-conditioned)."""
         noise_conditioned = self.stage != "extractor"
         state = self.ema_state
         if noise_conditioned:
@@ -57,7 +58,7 @@ class FinishedRun:
                 for key, value in state.items()
                 if key.startswith(WRAPPER_PREFIX)
             }
-        net = UNet(self.resolved.net, noise_conditioned=noise_conditioned)
+        net = build_refiner(self.resolved.net) if noise_conditioned else build_extractor(self.resolved.net)
         try:
             net.load_state_dict(state)
         except RuntimeError as error:
