@@ -24,6 +24,7 @@ from pathlib import Path
 
 from core.devices import DEVICE_NAMES
 from core.errors import ConfigError, StemforgeError
+from core.nn.architectures import ARCHITECTURES
 from core.training.config import (
     CHECKPOINT_FILE,
     EXTRACTOR_LOSSES,
@@ -36,7 +37,7 @@ from core.training.config import (
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 STAGE_HELP = {
-    "extractor": "stage 1: the deterministic U-Net extractor (MSE to the target stem)",
+    "extractor": "stage 1: the deterministic extractor (a waveform U-Net or a band-split network)",
     "diffusion": "stage 2: the diffusion teacher (EDM), conditioned on a trained extractor",
     "distill": "stage 3: the consistency student, distilled from a trained teacher",
 }
@@ -60,7 +61,7 @@ def _add_stage_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
     parser.add_argument("--out", required=True, type=Path, metavar="RUN", help="run folder (created; resumed if it holds a checkpoint)")
     if stage == "extractor":
         parser.add_argument("--config", dest="net", default=None, metavar="NAME",
-                            help=f"U-Net size: tiny, lite or paper (default: {d('net')})")
+                            help=f"architecture: {', '.join(ARCHITECTURES)} (default: {d('net')})")
     else:
         parser.add_argument("--extractor", required=True, type=Path, metavar="RUN1",
                             help="the trained extractor run folder (its architecture is used)")
