@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from core.errors import ConfigError
-from core.nn.architectures import ARCHITECTURES, architecture_from_dict, get_architecture, refiner_config
+from core.nn.architectures import (
+    ARCHITECTURES,
+    architecture_from_dict,
+    get_architecture,
+    refiner_config,
+)
 from core.nn.bandsplit import BandSplitNet
 from core.nn.bandsplit_config import BANDSPLIT_CONFIGS, BandSplitConfig
 from core.nn.extractors import build_extractor, build_refiner, refiner_inputs, repeat_conditioning
