@@ -27,7 +27,9 @@ from core.errors import ConfigError, StemforgeError
 from core.nn.architectures import ARCHITECTURES
 from core.training.config import (
     CHECKPOINT_FILE,
+    DEFAULT_SEGMENT_SECONDS,
     EXTRACTOR_LOSSES,
+    SHORT_SEGMENT_SECONDS,
     STAGES,
     TrainingConfig,
     config_class,
@@ -77,7 +79,8 @@ def _add_stage_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
     parser.add_argument("--batch", type=int, default=None, metavar="B",
                         help=f"crops per step, over all processes (default: {d('batch')})")
     parser.add_argument("--segment-seconds", type=float, default=None, metavar="S",
-                        help=f"crop length, rounded to the U-Net's hop (default: {d('segment_seconds')})")
+                        help=f"crop length, rounded to the architecture's hop (default: "
+                             f"{DEFAULT_SEGMENT_SECONDS}, {SHORT_SEGMENT_SECONDS['tiny']} for tiny)")
     parser.add_argument("--lr", type=float, default=None,
                         help=f"learning rate of {d('optimizer')} (default: {d('lr')})")
     if stage == "extractor":

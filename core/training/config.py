@@ -9,10 +9,11 @@ that shape the weights are unchanged (:func:`check_resumable`).
 
 Numbers that are not the paper's, and why (core/METHOD.md section 8 collects them all):
 
-- ``segment_seconds = 3.0``: the paper trains on 11.9 s crops; a 3 s crop (rounded to a
+- ``segment_seconds`` 3.0 s by default: the paper trains on 11.9 s crops; a 3 s crop (rounded to a
   multiple of the U-Net's hop, 65 536 samples for ``lite``) keeps a ``lite`` step of
   batch 8 around 0.9 s (extractor), 1.2 s (teacher) and 4-5 s (distillation) on one
-  CPU core (measured with torch 2.13).
+  CPU core (measured with torch 2.13). The test-sized architectures (``tiny``,
+  ``bandsplit-tiny``) default to 0.5 s crops, so a first try takes seconds per step.
 - ``minutes = 60`` when no step count is given: the product's budget for a CPU stage.
 - ``ema_warmup``: the EMA decay is ``min(decay, (1 + t) / (10 + t))`` at step t for the
   extractor and the teacher. With a constant 0.999 the exported weights of a short CPU
@@ -63,6 +64,13 @@ CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 LOG_FILE = "log.jsonl"
 
+DEFAULT_SEGMENT_SECONDS = 3.0
+"""Training crop length when none is given (see the module doc)."""
+
+SHORT_SEGMENT_SECONDS: dict[str, float] = {"tiny": 0.5, "bandsplit-tiny": 0.5}
+"""Default crop of the architectures meant for tests and first tries: a 0.5 s crop keeps
+every stage of ``tiny`` at a few seconds per step or less on a shared 2-core CPU."""
+
 RUNTIME_FIELDS: frozenset[str] = frozenset(
     {
         "data",
@@ -93,7 +101,9 @@ class TrainingConfig:
             ``bandsplit-lite``); the refiner and the student take the extractor run's
             architecture instead.
         segment_seconds: training crop length; rounded to the nearest multiple of the
-            U-Net's hop (at least one hop), see :func:`segment_samples`.
+            architecture's hop (at least one hop), see :func:`segment_samples`. None:
+            :data:`DEFAULT_SEGMENT_SECONDS`, or the short crop of the test-sized
+            architectures (:data:`SHORT_SEGMENT_SECONDS`).
         batch: crops per optimiser step, over all processes together (each of W
             distributed processes takes ``batch / W`` of them).
         optimizer: ``adam`` or ``radam``.
@@ -120,7 +130,7 @@ class TrainingConfig:
 
     data: str = ""
     net: str = "lite"
-    segment_seconds: float = 3.0
+    segment_seconds: float | None = None
     batch: int = 8
     optimizer: str = "adam"
     lr: float = 1e-4
@@ -153,7 +163,7 @@ class TrainingConfig:
         problems = []
         if self.net not in ARCHITECTURES:
             problems.append(f"unknown net {self.net!r}; choose from {', '.join(ARCHITECTURES)}")
-        if not self.segment_seconds > 0:
+        if self.segment_seconds is not None and not self.segment_seconds > 0:
             problems.append(f"segment_seconds must be > 0, got {self.segment_seconds}")
         if self.batch < 1:
             problems.append(f"batch must be >= 1, got {self.batch}")
@@ -180,6 +190,13 @@ class TrainingConfig:
         if not 0.0 <= self.remix <= 1.0:
             problems.append(f"remix must be a probability in [0, 1], got {self.remix}")
         return problems
+
+    @property
+    def crop_seconds(self) -> float:
+        """The training crop length: ``segment_seconds`` or its default for ``net``."""
+        if self.segment_seconds is not None:
+            return self.segment_seconds
+        return SHORT_SEGMENT_SECONDS.get(self.net, DEFAULT_SEGMENT_SECONDS)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (tuples become lists)."""
@@ -414,7 +431,7 @@ def resolve(config: TrainingConfig, net: Architecture | None = None, world_size:
         raise ConfigError(
             f"batch {config.batch} must be a multiple of the number of processes {world_size}"
         )
-    return ResolvedConfig(config, net, segment_samples(config.segment_seconds, net.hop), world_size)
+    return ResolvedConfig(config, net, segment_samples(config.crop_seconds, net.hop), world_size)
 
 
 def write_run_config(run_dir: Path, resolved: ResolvedConfig) -> Path:
