@@ -26,15 +26,14 @@ from core.devices import DEVICE_NAMES
 from core.errors import ConfigError, StemforgeError
 from core.nn.architectures import ARCHITECTURES
 from core.training.config import (
-    CHECKPOINT_FILE,
     DEFAULT_SEGMENT_SECONDS,
     EXTRACTOR_LOSSES,
     SHORT_SEGMENT_SECONDS,
     STAGES,
     TrainingConfig,
     config_class,
-    read_run_config,
 )
+from core.training.runs import CHECKPOINT_FILE, read_run_config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -5,7 +5,7 @@ dataclass field default. The command line and the tests only override fields wit
 :func:`dataclasses.replace`; a run writes its resolved configuration (these fields plus
 what was derived from them: the U-Net architecture and the segment length in samples)
 to ``RUN/config.json`` before its first step, and a resumed run checks that the fields
-that shape the weights are unchanged (:func:`check_resumable`).
+that shape the weights are unchanged (:func:`core.training.runs.check_resumable`).
 
 Numbers that are not the paper's, and why (core/METHOD.md section 8 collects them all):
 
@@ -37,14 +37,11 @@ Numbers that are not the paper's, and why (core/METHOD.md section 8 collects the
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any
 
 from core.diffusion.constants import RHO, SIGMA_DATA, SIGMA_MIN
 from core.errors import ConfigError
-from core.fileio import write_text_atomic
 from core.instruments import MODEL_SAMPLE_RATE
 from core.nn.architectures import (
     ARCHITECTURES,
@@ -60,9 +57,6 @@ EXTRACTOR_LOSSES: tuple[str, ...] = ("mse", "snr", "l1_stft")
 DEFAULT_STFT_SIZES: tuple[int, ...] = (512, 1024, 2048)
 """FFT sizes of the ``l1_stft`` loss's multi-resolution STFT term (23, 46, 93 ms)."""
 
-CONFIG_FILE = "config.json"
-CHECKPOINT_FILE = "checkpoint.pt"
-LOG_FILE = "log.jsonl"
 
 DEFAULT_SEGMENT_SECONDS = 3.0
 """Training crop length when none is given (see the module doc)."""
@@ -71,23 +65,6 @@ SHORT_SEGMENT_SECONDS: dict[str, float] = {"tiny": 0.5, "bandsplit-tiny": 0.5}
 """Default crop of the architectures meant for tests and first tries: a 0.5 s crop keeps
 every stage of ``tiny`` at a few seconds per step or less on a shared 2-core CPU."""
 
-RUNTIME_FIELDS: frozenset[str] = frozenset(
-    {
-        "data",
-        "extractor",
-        "teacher",
-        "steps",
-        "minutes",
-        "checkpoint_minutes",
-        "validate_every",
-        "validation_crops",
-        "log_every",
-        "device",
-        "workers",
-    }
-)
-"""Fields a resumed run may change: budgets, bookkeeping, where things are and run.
-Every other field shapes the weights or the data order and must match the stored run."""
 
 
 @dataclass(frozen=True)
@@ -434,71 +411,20 @@ def resolve(config: TrainingConfig, net: Architecture | None = None, world_size:
     return ResolvedConfig(config, net, segment_samples(config.crop_seconds, net.hop), world_size)
 
 
-def write_run_config(run_dir: Path, resolved: ResolvedConfig) -> Path:
-    """Write ``RUN/config.json`` (atomically) and return its path."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return write_text_atomic(run_dir / CONFIG_FILE, json.dumps(resolved.to_dict(), indent=2) + "\n")
-
-
-def read_run_config(run_dir: Path) -> ResolvedConfig:
-    """Read ``RUN/config.json``; a missing or malformed file raises :class:`ConfigError`."""
-    path = Path(run_dir) / CONFIG_FILE
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{run_dir} is not a training run (no {CONFIG_FILE})") from None
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"{path}: cannot read the run configuration ({error})") from None
-    return ResolvedConfig.from_dict(data)
-
-
-def check_resumable(stored: ResolvedConfig, new: ResolvedConfig) -> None:
-    """Refuse to resume a run whose weights-shaping fields changed.
-
-    Raises:
-        ConfigError: naming each changed field with its stored and new value.
-    """
-    changed = []
-    if stored.stage != new.stage:
-        changed.append(f"stage ({stored.stage} -> {new.stage})")
-    old_fields, new_fields = stored.config.to_dict(), new.config.to_dict()
-    for name in sorted(set(old_fields) | set(new_fields)):
-        if name in RUNTIME_FIELDS:
-            continue
-        if old_fields.get(name) != new_fields.get(name):
-            changed.append(f"{name} ({old_fields.get(name)} -> {new_fields.get(name)})")
-    if stored.net != new.net:
-        changed.append("net architecture")
-    if stored.segment_samples != new.segment_samples:
-        changed.append(f"segment ({stored.segment_samples} -> {new.segment_samples} samples)")
-    if changed:
-        raise ConfigError(
-            "cannot resume: the run was started with different settings: "
-            + ", ".join(changed)
-            + " (use the same options, or --no-resume to start over)"
-        )
-
-
 def mean_teacher_steps(k_max: int) -> float:
     """E[k] for P(k) ~ k on 1..k_max: ``sum k^2 / sum k = (2 k_max + 1) / 3``."""
     return (2 * k_max + 1) / 3
 
 
 __all__ = [
-    "CHECKPOINT_FILE",
-    "CONFIG_FILE",
-    "LOG_FILE",
     "STAGES",
     "DiffusionConfig",
     "DistillConfig",
     "ExtractorConfig",
     "ResolvedConfig",
     "TrainingConfig",
-    "check_resumable",
     "config_class",
     "mean_teacher_steps",
-    "read_run_config",
     "resolve",
     "segment_samples",
-    "write_run_config",
 ]
