@@ -1,4 +1,4 @@
-"""Losses of the deterministic extractor (METHOD.md section 3), on ``(B, 1, L)`` waveforms.
+"""Losses of the deterministic extractor (core/METHOD.md section 3), on ``(B, 1, L)`` waveforms.
 
 ``mse`` (the paper's)::
 
