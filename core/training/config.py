@@ -57,7 +57,6 @@ EXTRACTOR_LOSSES: tuple[str, ...] = ("mse", "snr", "l1_stft")
 DEFAULT_STFT_SIZES: tuple[int, ...] = (512, 1024, 2048)
 """FFT sizes of the ``l1_stft`` loss's multi-resolution STFT term (23, 46, 93 ms)."""
 
-
 DEFAULT_SEGMENT_SECONDS = 3.0
 """Training crop length when none is given (see the module doc)."""
 
