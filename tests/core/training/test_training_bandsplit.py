@@ -81,7 +81,7 @@ def test_the_commands_train_export_and_separate_with_a_band_split_extractor(
         "--teacher", runs / "diffusion", "--out", bundle, "--id", "bandsplit-test"])) == 0
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["architecture"]["name"] == BANDSPLIT
-    assert manifest["architecture"]["bandsplit"] == get_architecture(BANDSPLIT).to_dict()
+    assert manifest["architecture"]["unet"] == get_architecture(BANDSPLIT).refiner.to_dict()
 
     model = load_model(bundle, "cpu")
     assert isinstance(model.extractor, BandSplitNet)
