@@ -11,6 +11,8 @@ Manifest (``format_version`` 1)::
       "format_version": 1,
       "id": "stemforge-lite",
       "architecture": {"name": "lite", "unet": {...UNetConfig.to_dict()...}},
+                      # a band-split extractor adds "bandsplit": {...BandSplitConfig
+                      # fields but the refiner...}; "unet" is then the refiners' U-Net
       "sample_rate": 22050,
       "segment_samples": 131072,
       "instruments": ["bass", "drums", "guitar", "piano"],
@@ -55,8 +57,11 @@ from core.hybrid import HybridModel
 from core.instruments import INSTRUMENTS, MODEL_SAMPLE_RATE
 from core.manifest_checks import check_bounds, check_cost, seal, verify_checksum
 from core.model import PRESET_ORDER, Preset
+from core.nn.architectures import Architecture
+from core.nn.bandsplit_config import BandSplitConfig
 from core.nn.config import UNetConfig
-from core.nn.unet import UNet, count_parameters
+from core.nn.extractors import build_extractor, build_refiner
+from core.nn.unet import count_parameters
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -195,7 +200,7 @@ def validate_manifest(manifest: object, file: Path, sealed: bool = True) -> None
         _check_diffusion(manifest.get("diffusion", {}))
         if not isinstance(manifest["networks"], list) or not all(isinstance(n, str) for n in manifest["networks"]):
             raise ValueError("networks must be a list of names")
-        config = UNetConfig.from_dict(manifest["architecture"]["unet"])
+        config = architecture_from_manifest(manifest)
         presets = presets_from_manifest(manifest)
         if int(manifest["segment_samples"]) % config.hop:
             raise ValueError(f"segment_samples is not a multiple of the hop {config.hop}")
@@ -240,6 +245,27 @@ def _check_diffusion(diffusion: object) -> None:
             raise ValueError(f"diffusion.{key} must be > 0, got {value!r}")
 
 
+def architecture_from_manifest(manifest: Mapping) -> Architecture:
+    """The extractor architecture a manifest records: ``architecture.unet`` is the U-Net
+    of the refiners, and of the extractor too unless ``architecture.bandsplit`` describes
+    a band-split extractor (whose refiner is then ``architecture.unet``)."""
+    entry = manifest["architecture"]
+    if "bandsplit" in entry:
+        if not isinstance(entry["bandsplit"], Mapping):
+            raise ValueError("architecture.bandsplit must be an object")
+        return BandSplitConfig.from_dict({**entry["bandsplit"], "refiner": entry["unet"]})
+    return UNetConfig.from_dict(entry["unet"])
+
+
+def architecture_entry(config: Architecture, name: str | None) -> dict:
+    """The manifest's ``architecture`` object for ``config`` (inverse of
+    :func:`architecture_from_manifest`)."""
+    if isinstance(config, BandSplitConfig):
+        extractor = {key: value for key, value in config.to_dict().items() if key != "refiner"}
+        return {"name": name, "unet": config.refiner.to_dict(), "bandsplit": extractor}
+    return {"name": name, "unet": config.to_dict()}
+
+
 def presets_from_manifest(manifest: Mapping) -> dict[str, Preset]:
     """The presets table as :class:`Preset` objects, in the manifest's order."""
     presets = {}
@@ -267,7 +293,7 @@ def save_bundle(
     folder: str | Path,
     *,
     bundle_id: str,
-    config: UNetConfig,
+    config: Architecture,
     extractor: torch.nn.Module,
     student: torch.nn.Module | None,
     presets: Mapping[str, Preset | Mapping],
@@ -287,7 +313,8 @@ def save_bundle(
     Args:
         folder: destination (created; must be empty or absent unless ``overwrite``).
         bundle_id: short name (``stemforge models`` lists it; ``--model ID`` selects it).
-        config: the architecture all networks share.
+        config: the architecture: a U-Net all networks share, or a band-split extractor
+            whose configuration names the refiners' U-Net.
         extractor, student, teacher: the networks (``student``/``teacher`` may be None).
         presets: name -> Preset or ``{"steps", "sigma_max", "sampler"}``; the four product
             presets draft/fast/balanced/best are expected (draft only without a student).
@@ -320,7 +347,7 @@ def save_bundle(
     manifest = {
         "format_version": FORMAT_VERSION,
         "id": bundle_id,
-        "architecture": {"name": config_name, "unet": config.to_dict()},
+        "architecture": architecture_entry(config, config_name),
         "sample_rate": sample_rate,
         "segment_samples": segment_samples or config.segment_samples,
         "instruments": list(instruments),
@@ -387,8 +414,10 @@ def _read_tensors(file: Path, before_reading: Callable[[], None] = lambda: None)
         raise ModelLoadError(f"{file}: not a readable safetensors file ({error}); reinstall the bundle") from None
 
 
-def _build_network(name: str, config: UNetConfig, tensors: Mapping[str, torch.Tensor], file: Path) -> UNet:
-    net = UNet(config, noise_conditioned=(name != "extractor"))
+def _build_network(
+    name: str, config: Architecture, tensors: Mapping[str, torch.Tensor], file: Path
+) -> torch.nn.Module:
+    net = build_extractor(config) if name == "extractor" else build_refiner(config)
     expected = net.state_dict()
     prefix = name + "."
     given = {key[len(prefix):]: value for key, value in tensors.items() if key.startswith(prefix)}
@@ -421,7 +450,7 @@ def load_bundle(folder: str | Path, device: str | torch.device = "cpu") -> Hybri
     manifest = read_manifest(folder)
     verify_files(folder, manifest)
     file = folder / WEIGHTS
-    config = UNetConfig.from_dict(manifest["architecture"]["unet"])
+    config = architecture_from_manifest(manifest)
     tensors = _read_tensors(file, lambda: check_cost(
         count_values(config, manifest["networks"]), len(manifest["networks"]), file.stat().st_size, file))
     try:
@@ -453,12 +482,13 @@ def load_bundle(folder: str | Path, device: str | torch.device = "cpu") -> Hybri
     return model.to(device)
 
 
-def count_values(config: UNetConfig, networks: list[str]) -> int:
+def count_values(config: Architecture, networks: list[str]) -> int:
     """Values (parameters and buffers) of the listed networks, counted on the ``meta``
     device: shapes only, nothing allocated."""
     with torch.device("meta"):
         return sum(
-            sum(t.numel() for t in UNet(config, noise_conditioned=(name != "extractor")).state_dict().values())
+            sum(t.numel() for t in (build_extractor(config) if name == "extractor"
+                                    else build_refiner(config)).state_dict().values())
             for name in networks
         )
 
@@ -482,10 +512,10 @@ def describe_bundle(path: str | Path) -> dict:
     file = folder / WEIGHTS
     if not file.is_file():
         raise ModelLoadError(f"{file}: missing from the bundle; reinstall it")
-    config = UNetConfig.from_dict(manifest["architecture"]["unet"])
+    config = architecture_from_manifest(manifest)
     with torch.device("meta"):
         parameters = sum(
-            count_parameters(UNet(config, noise_conditioned=(name != "extractor")))
+            count_parameters(build_extractor(config) if name == "extractor" else build_refiner(config))
             for name in manifest["networks"]
         )
     return {

@@ -1,9 +1,10 @@
 """The hybrid separator: deterministic extractor + consistency-distilled refiner.
 
 :class:`HybridModel` implements :class:`core.model.StemModel` (core/METHOD.md sections 3-5):
-for every (segment, instrument) pair it runs the extractor once, keeping its stage
-activations, then ``preset.steps`` consistency steps of the student (or Euler steps of
-the diffusion teacher for ``preset.sampler == "teacher"``) that reuse those activations.
+for every (segment, instrument) pair it runs the extractor once, keeping what the
+refiners condition on (:func:`core.nn.extractors.refiner_inputs`), then ``preset.steps``
+consistency steps of the student (or Euler steps of the diffusion teacher for
+``preset.sampler == "teacher"``) that reuse it.
 Draft (``steps == 0``) is the extractor alone.
 
 Quiet input: the networks are not zero-preserving. Their biases and GroupNorm shifts
@@ -34,6 +35,8 @@ from core.diffusion.schedules import consistency_sigmas, karras_sigmas
 from core.errors import ConfigError
 from core.instruments import INSTRUMENTS, MODEL_SAMPLE_RATE
 from core.model import Preset
+from core.nn.architectures import refiner_config
+from core.nn.extractors import refiner_inputs
 from core.nn.unet import UNet
 from core.progress import CancelToken
 
@@ -63,10 +66,12 @@ class HybridModel:
     """Extractor + student (+ optional teacher) behind the :class:`StemModel` protocol.
 
     Args:
-        extractor: the deterministic U-Net (not noise-conditioned).
-        student: the consistency student (noise-conditioned, same config), or None for a
-            draft-only model.
-        teacher: the diffusion teacher (noise-conditioned, same config), or None.
+        extractor: the deterministic extractor (not noise-conditioned): a U-Net, or a
+            band-split network (:mod:`core.nn.bandsplit`).
+        student: the consistency student (a noise-conditioned U-Net of the extractor's
+            refiner configuration, :func:`core.nn.architectures.refiner_config`), or None
+            for a draft-only model.
+        teacher: the diffusion teacher (like the student), or None.
         presets: name -> :class:`Preset` (from the bundle's presets table).
         model_id, sha256: identity of the weights (bundle id and weights checksum).
         sample_rate: rate of the segments (22 050 Hz).
@@ -80,7 +85,7 @@ class HybridModel:
 
     def __init__(
         self,
-        extractor: UNet,
+        extractor: torch.nn.Module,
         student: UNet | None,
         presets: dict[str, Preset],
         teacher: UNet | None = None,
@@ -100,9 +105,9 @@ class HybridModel:
     ) -> None:
         config = extractor.config
         for name, net in (("student", student), ("teacher", teacher)):
-            if net is not None and (net.config != config or not net.noise_conditioned):
+            if net is not None and (net.config != refiner_config(config) or not net.noise_conditioned):
                 raise ConfigError(
-                    f"the {name} must be a noise-conditioned U-Net with the extractor's configuration"
+                    f"the {name} must be a noise-conditioned U-Net with the extractor's refiner configuration"
                 )
         if extractor.noise_conditioned:
             raise ConfigError("the extractor must not be noise-conditioned")
@@ -190,7 +195,7 @@ class HybridModel:
 
     # -- internals ---------------------------------------------------------------------
 
-    def networks(self) -> dict[str, UNet]:
+    def networks(self) -> dict[str, torch.nn.Module]:
         """The networks present: ``extractor``, ``student``, ``teacher`` (by name)."""
         nets = {"extractor": self.extractor, "student": self.student, "teacher": self.teacher}
         return {name: net for name, net in nets.items() if net is not None}
@@ -212,7 +217,7 @@ class HybridModel:
         cancel,
     ) -> torch.Tensor:
         """One batch of pairs: ``mix (B, 1, L)``, ``labels (B,)`` -> ``(B, 1, L)``."""
-        x_det, features = self.extractor(mix, labels, return_features=True)
+        x_det, conditioning = refiner_inputs(self.extractor, mix, labels)
         if preset.steps == 0:
             return x_det
         if preset.sampler == "teacher":
@@ -221,7 +226,7 @@ class HybridModel:
             denoiser = EDMDenoiser(self.teacher, self.sigma_data)
             sigmas = karras_sigmas(preset.steps, preset.sigma_max, self.sigma_min, self.rho, append_zero=True)
             sample = euler_sampler(
-                lambda x, sigma: denoiser(x, sigma, labels, features=features, mixture=mix),
+                lambda x, sigma: denoiser(x, sigma, labels, mixture=mix, **conditioning),
                 x_det,
                 sigmas,
                 generator,
@@ -239,7 +244,7 @@ class HybridModel:
         student = ConsistencyDenoiser(self.student, self.sigma_data, self.sigma_min)
         sigmas = consistency_sigmas(preset.steps, preset.sigma_max, self.sigma_min, self.rho)
         return consistency_sampler(
-            lambda x, sigma: student(x, sigma, labels, features=features, mixture=mix),
+            lambda x, sigma: student(x, sigma, labels, mixture=mix, **conditioning),
             x_det,
             sigmas,
             generator,

@@ -86,6 +86,7 @@ class _Preconditioned(nn.Module):
         labels: torch.Tensor,
         features: Sequence[torch.Tensor] | None = None,
         mixture: torch.Tensor | None = None,
+        condition: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``D(x, sigma)``.
 
@@ -95,6 +96,7 @@ class _Preconditioned(nn.Module):
             labels: ``(B,)`` instrument indices.
             features: the extractor's stage activations, added inside the U-Net.
             mixture: ``(B, 1, L)`` mixture, added at the U-Net's input.
+            condition: ``(B, k, L)`` extra input channels (a band-split extractor's x_det).
         """
         sigma = _per_sample(sigma, x)
         c_skip, c_out, c_in = self.coefficients(sigma)
@@ -104,6 +106,7 @@ class _Preconditioned(nn.Module):
             c_noise=c_noise(sigma).reshape(-1),
             features=features,
             mixture=mixture,
+            condition=condition,
         )
         out = c_skip * x + c_out * raw.to(x.dtype)
         return out.clamp(-1, 1) if self.clamp else out

@@ -2,7 +2,8 @@
 
 ``--model`` takes what ``stemforge separate`` takes (a bundle folder, an installed
 bundle id, or nothing for the default bundle) plus ``random:CONFIG[:SEGMENT]``: a model
-of a named :data:`core.nn.config.CONFIGS` architecture (``tiny``, ``lite``, ``paper``)
+of a named :data:`core.nn.architectures.ARCHITECTURES` entry (``tiny``, ``lite``, ``paper``,
+``bandsplit-tiny``, ``bandsplit-lite``)
 with random weights, extractor + student + teacher, optionally with another segment
 length (a multiple of the configuration's hop). Its quality is meaningless; it exists so
 speed and memory can be measured and the commands exercised (CI) without a trained
@@ -32,21 +33,21 @@ def random_model(config_name: str, seed: int = 0, segment_samples: int | None = 
     """A :class:`core.hybrid.HybridModel` of a named architecture with random weights.
 
     Args:
-        config_name: key of :data:`core.nn.config.CONFIGS`.
+        config_name: key of :data:`core.nn.architectures.ARCHITECTURES`.
         seed: seeds the weight initialisation, so two calls build the same model.
         segment_samples: segment length (default: the configuration's).
     """
     from core.hybrid import HybridModel
-    from core.nn.config import get_config
-    from core.nn.unet import UNet
+    from core.nn.architectures import get_architecture
+    from core.nn.extractors import build_extractor, build_refiner
 
-    config = get_config(config_name)
+    config = get_architecture(config_name)
     state = torch.random.get_rng_state()
     try:
         torch.manual_seed(seed)
-        extractor = UNet(config, noise_conditioned=False)
-        student = UNet(config, noise_conditioned=True)
-        teacher = UNet(config, noise_conditioned=True)
+        extractor = build_extractor(config)
+        student = build_refiner(config)
+        teacher = build_refiner(config)
     finally:
         torch.random.set_rng_state(state)
     return HybridModel(extractor, student, dict(PAPER_PRESETS), teacher=teacher,

@@ -151,7 +151,9 @@ class UNet(nn.Module):
             FourierEmbedding(e, config.fourier_scale) if noise_conditioned else None
         )
         self.cond_mlp = nn.Sequential(nn.Linear(e, e), nn.GELU(), nn.Linear(e, e), nn.GELU())
-        self.patcher = Patcher(1, config.channels, config.patch, e, config.groups)
+        self.patcher = Patcher(
+            1 + config.condition_channels, config.channels, config.patch, e, config.groups
+        )
         self.encoder = nn.ModuleList(_EncoderLevel(config, i) for i in range(config.depth))
         self.bottleneck = _Bottleneck(config)
         self.decoder = nn.ModuleList(
@@ -178,6 +180,7 @@ class UNet(nn.Module):
         features: Sequence[torch.Tensor] | None = None,
         return_features: bool = False,
         mixture: torch.Tensor | None = None,
+        condition: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Run the network.
 
@@ -190,6 +193,9 @@ class UNet(nn.Module):
                 :meth:`UNetConfig.stage_shapes`), or None.
             return_features: also return the stage activations (after injection).
             mixture: ``(B, 1, L)`` added to ``x`` at the input, or None.
+            condition: ``(B, condition_channels, L)`` concatenated to the input after the
+                mixture is added (a band-split extractor's x_det); required exactly when
+                the configuration has ``condition_channels``.
 
         Returns:
             ``(B, 1, L)``, or ``((B, 1, L), [num_stages tensors])`` with ``return_features``.
@@ -212,6 +218,12 @@ class UNet(nn.Module):
 
         if mixture is not None:
             x = x + mixture
+        if config.condition_channels:
+            if condition is None or condition.shape[1] != config.condition_channels:
+                raise ValueError(f"this U-Net needs a condition of {config.condition_channels} channel(s)")
+            x = torch.cat([x, condition.to(x.dtype)], dim=1)
+        elif condition is not None:
+            raise ValueError("this U-Net takes no condition input")
         h = stage(self.patcher(x, cond))
         level_skips = []
         for level in self.encoder:

@@ -24,25 +24,24 @@ from pathlib import Path
 
 from core.devices import DEVICE_NAMES
 from core.errors import ConfigError, StemforgeError
+from core.nn.architectures import ARCHITECTURES
 from core.training.config import (
-    CHECKPOINT_FILE,
+    DEFAULT_SEGMENT_SECONDS,
+    EXTRACTOR_LOSSES,
+    SHORT_SEGMENT_SECONDS,
     STAGES,
     TrainingConfig,
     config_class,
-    read_run_config,
 )
+from core.training.runs import CHECKPOINT_FILE, read_run_config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 STAGE_HELP = {
-    "extractor": "stage 1: the deterministic U-Net extractor (MSE to the target stem)",
+    "extractor": "stage 1: the deterministic extractor (a waveform U-Net or a band-split network)",
     "diffusion": "stage 2: the diffusion teacher (EDM), conditioned on a trained extractor",
     "distill": "stage 3: the consistency student, distilled from a trained teacher",
 }
-
-
-def _default(stage: str, name: str):
-    return next(f.default for f in fields(config_class(stage)) if f.name == name)
 
 
 def _non_negative_int(text: str) -> int:
@@ -52,58 +51,86 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+OPTIONS: dict[str, dict] = {
+    "data": {"metavar": "DIR", "path": True, "required": True,
+             "help": "dataset folder in the Slakh2100 layout ({train,validation}/TrackXXXXX/)"},
+    "net": {"flag": "--config", "metavar": "NAME",
+            "help": f"architecture: {', '.join(ARCHITECTURES)}",
+            "refiner_help": "must match the extractor run's configuration if given"},
+    "extractor": {"metavar": "RUN1", "path": True, "required": True,
+                  "help": "the trained extractor run folder (its architecture is used)"},
+    "teacher": {"metavar": "RUN2", "path": True, "required": True,
+                "help": "the trained diffusion run folder"},
+    "steps": {"type": _non_negative_int, "metavar": "N",
+              "help": "stop after this many optimiser steps (alone: no time limit)"},
+    "minutes": {"type": float, "metavar": "M",
+                "help": "stop after this many minutes of training, summed over resumptions",
+                "default_text": "{} when --steps is not given"},
+    "batch": {"metavar": "B", "help": "crops per step, over all processes"},
+    "segment_seconds": {"type": float, "metavar": "S",
+                        "help": "crop length, rounded to the architecture's hop",
+                        "default_text": f"{DEFAULT_SEGMENT_SECONDS}, "
+                                        f"{SHORT_SEGMENT_SECONDS['tiny']} for the tiny architectures"},
+    "lr": {"help": "learning rate"},
+    "loss": {"choices": EXTRACTOR_LOSSES,
+             "help": "mse (the paper's), snr (the thresholded SNR that weighs quiet stems like "
+                     "loud ones) or l1_stft (waveform L1 + multi-resolution STFT)"},
+    "stft_sizes": {"nargs": "+", "type": int, "metavar": "N",
+                   "help": "FFT sizes of the l1_stft loss's STFT term"},
+    "stft_complex_weight": {"metavar": "W", "help": "weight of the l1_stft loss's complex STFT term"},
+    "l1snr_weight": {"metavar": "W", "help": "weight of the l1_stft loss's L1-SNR term"},
+    "init_from": {"metavar": "RUN", "path": True,
+                  "help": "start from the EMA weights of this extractor run (fine-tuning)"},
+    "k_max": {"metavar": "K", "help": "most teacher Heun steps per distillation step"},
+    "device": {"choices": DEVICE_NAMES, "help": "where to train; cuda uses bf16 autocast"},
+    "seed": {"metavar": "K", "help": "seed of weights, crops and noise"},
+    "workers": {"type": _non_negative_int, "help": "data-loading processes"},
+    "remix": {"metavar": "P", "help": "probability that a training crop is remixed from four songs "
+                                      "(random gains and polarities)"},
+    "checkpoint_minutes": {"help": "minutes between checkpoints"},
+    "validate_every": {"help": "steps between validations"},
+    "log_every": {"help": "steps between log lines"},
+}
+"""The configuration fields ``stemforge train`` exposes, with what argparse needs beyond
+what the dataclasses give: a stage gets the option of each field its configuration class
+has (:mod:`core.training.config`), typed like the field's default and documented with
+it. ``path``: a folder, stored as an absolute path."""
+
+
+def stage_options(stage: str) -> list[tuple[str, dict, object]]:
+    """``(field name, OPTIONS entry, default)`` of the options of ``stage``, in table order."""
+    defaults = {f.name: f.default for f in fields(config_class(stage))}
+    return [(name, spec, defaults[name]) for name, spec in OPTIONS.items() if name in defaults]
+
+
+def _add_option(parser: argparse.ArgumentParser, stage: str, name: str, spec: dict, default) -> None:
+    flag = spec.get("flag", "--" + name.replace("_", "-"))
+    kwargs = {"dest": name, "default": None}
+    for key in ("metavar", "choices", "nargs"):
+        if key in spec:
+            kwargs[key] = spec[key]
+    if spec.get("path"):
+        kwargs["type"] = Path
+    elif "choices" not in spec:
+        kwargs["type"] = spec.get("type", type(default))
+    refiner_text = stage != "extractor" and "refiner_help" in spec
+    text = spec["refiner_help"] if refiner_text else spec["help"]
+    if spec.get("required"):
+        kwargs["required"] = True
+    elif not refiner_text and (default not in (None, "") or "default_text" in spec):
+        shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+        text += f" (default: {spec.get('default_text', '{}').format(shown)})"
+    parser.add_argument(flag, help=text, **kwargs)
+
+
 def _add_stage_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
-    d = lambda name: _default(stage, name)  # noqa: E731
-    parser.add_argument("--data", required=True, type=Path, metavar="DIR",
-                        help="dataset folder in the Slakh2100 layout ({train,validation}/TrackXXXXX/)")
-    parser.add_argument("--out", required=True, type=Path, metavar="RUN", help="run folder (created; resumed if it holds a checkpoint)")
-    if stage == "extractor":
-        parser.add_argument("--config", dest="net", default=None, metavar="NAME",
-                            help=f"U-Net size: tiny, lite or paper (default: {d('net')})")
-    else:
-        parser.add_argument("--extractor", required=True, type=Path, metavar="RUN1",
-                            help="the trained extractor run folder (its architecture is used)")
-        parser.add_argument("--config", dest="net", default=None, metavar="NAME",
-                            help="must match the extractor run's configuration if given")
-    if stage == "distill":
-        parser.add_argument("--teacher", required=True, type=Path, metavar="RUN2", help="the trained diffusion run folder")
-    parser.add_argument("--steps", type=_non_negative_int, default=None, metavar="N",
-                        help="stop after this many optimiser steps (alone: no time limit)")
-    parser.add_argument("--minutes", type=float, default=None, metavar="M",
-                        help=f"stop after this many minutes of training, summed over resumptions "
-                             f"(default: {d('minutes')} when --steps is not given)")
-    parser.add_argument("--batch", type=int, default=None, metavar="B",
-                        help=f"crops per step, over all processes (default: {d('batch')})")
-    parser.add_argument("--segment-seconds", type=float, default=None, metavar="S",
-                        help=f"crop length, rounded to the U-Net's hop (default: {d('segment_seconds')})")
-    parser.add_argument("--lr", type=float, default=None,
-                        help=f"learning rate of {d('optimizer')} (default: {d('lr')})")
-    if stage == "extractor":
-        parser.add_argument("--loss", default=None, choices=["mse", "snr"],
-                            help=f"mse (the paper's) or snr, the thresholded SNR that weighs quiet "
-                                 f"stems like loud ones (default: {d('loss')})")
-        parser.add_argument("--init-from", type=Path, default=None, metavar="RUN",
-                            help="start from the EMA weights of this extractor run (fine-tuning)")
-    if stage == "distill":
-        parser.add_argument("--k-max", type=int, default=None,
-                            help=f"most teacher Heun steps per distillation step (default: {d('k_max')})")
-    parser.add_argument("--device", default=None, choices=DEVICE_NAMES,
-                        help="where to train; cuda uses bf16 autocast (default: auto)")
-    parser.add_argument("--seed", type=int, default=None, metavar="K", help=f"seed of weights, crops and noise (default: {d('seed')})")
+    parser.add_argument("--out", required=True, type=Path, metavar="RUN",
+                        help="run folder (created; resumed if it holds a checkpoint)")
+    for name, spec, default in stage_options(stage):
+        _add_option(parser, stage, name, spec, default)
     parser.add_argument("--threads", type=int, default=None, metavar="T",
                         help="CPU threads of the training process (default: torch's choice, one per "
                              "core); on a CPU shared with other jobs, 1 is often much faster")
-    parser.add_argument("--workers", type=_non_negative_int, default=None,
-                        help=f"data-loading processes (default: {d('workers')})")
-    parser.add_argument("--remix", type=float, default=None, metavar="P",
-                        help="probability that a training crop is remixed from four songs "
-                             f"(random gains and polarities) (default: {d('remix')})")
-    parser.add_argument("--checkpoint-minutes", type=float, default=None,
-                        help=f"minutes between checkpoints (default: {d('checkpoint_minutes')})")
-    parser.add_argument("--validate-every", type=int, default=None,
-                        help=f"steps between validations (default: {d('validate_every')})")
-    parser.add_argument("--log-every", type=int, default=None,
-                        help=f"steps between log lines (default: {d('log_every')})")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                         help="continue the run in --out if it has a checkpoint (default); "
                              "--no-resume starts it over")
@@ -141,31 +168,12 @@ def build_config(args: argparse.Namespace) -> tuple[TrainingConfig, bool]:
     """
     stage = args.stage
     resume = bool(args.resume) and (Path(args.out) / CHECKPOINT_FILE).exists()
-    overrides = {
-        "data": _absolute(args.data),
-        "net": args.net,
-        "steps": args.steps,
-        "minutes": args.minutes,
-        "batch": args.batch,
-        "segment_seconds": args.segment_seconds,
-        "lr": args.lr,
-        "device": args.device,
-        "seed": args.seed,
-        "workers": args.workers,
-        "checkpoint_minutes": args.checkpoint_minutes,
-        "validate_every": args.validate_every,
-        "log_every": args.log_every,
-        "remix": args.remix,
-    }
-    if stage == "extractor":
-        overrides["loss"] = args.loss
-        overrides["init_from"] = _absolute(args.init_from)
+    overrides = {}
+    for name, spec, _ in stage_options(stage):
+        value = getattr(args, name)
+        overrides[name] = _absolute(value) if spec.get("path") else value
     if stage != "extractor":
-        overrides["extractor"] = _absolute(args.extractor)
         overrides["net"] = _extractor_architecture(args)
-    if stage == "distill":
-        overrides["teacher"] = _absolute(args.teacher)
-        overrides["k_max"] = args.k_max
     given = {name: value for name, value in overrides.items() if value is not None}
     if args.steps is not None and args.minutes is None:
         given["minutes"] = None  # a step count alone: no time limit

@@ -5,14 +5,15 @@ dataclass field default. The command line and the tests only override fields wit
 :func:`dataclasses.replace`; a run writes its resolved configuration (these fields plus
 what was derived from them: the U-Net architecture and the segment length in samples)
 to ``RUN/config.json`` before its first step, and a resumed run checks that the fields
-that shape the weights are unchanged (:func:`check_resumable`).
+that shape the weights are unchanged (:func:`core.training.runs.check_resumable`).
 
 Numbers that are not the paper's, and why (core/METHOD.md section 8 collects them all):
 
-- ``segment_seconds = 3.0``: the paper trains on 11.9 s crops; a 3 s crop (rounded to a
+- ``segment_seconds`` 3.0 s by default: the paper trains on 11.9 s crops; a 3 s crop (rounded to a
   multiple of the U-Net's hop, 65 536 samples for ``lite``) keeps a ``lite`` step of
   batch 8 around 0.9 s (extractor), 1.2 s (teacher) and 4-5 s (distillation) on one
-  CPU core (measured with torch 2.13).
+  CPU core (measured with torch 2.13). The test-sized architectures (``tiny``,
+  ``bandsplit-tiny``) default to 0.5 s crops, so a first try takes seconds per step.
 - ``minutes = 60`` when no step count is given: the product's budget for a CPU stage.
 - ``ema_warmup``: the EMA decay is ``min(decay, (1 + t) / (10 + t))`` at step t for the
   extractor and the teacher. With a constant 0.999 the exported weights of a short CPU
@@ -36,42 +37,33 @@ Numbers that are not the paper's, and why (core/METHOD.md section 8 collects the
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any
 
 from core.diffusion.constants import RHO, SIGMA_DATA, SIGMA_MIN
 from core.errors import ConfigError
-from core.fileio import write_text_atomic
 from core.instruments import MODEL_SAMPLE_RATE
-from core.nn.config import CONFIGS, UNetConfig
+from core.nn.architectures import (
+    ARCHITECTURES,
+    Architecture,
+    architecture_from_dict,
+    get_architecture,
+)
 
 STAGES: tuple[str, ...] = ("extractor", "diffusion", "distill")
 
-EXTRACTOR_LOSSES: tuple[str, ...] = ("mse", "snr")
+EXTRACTOR_LOSSES: tuple[str, ...] = ("mse", "snr", "l1_stft")
 
-CONFIG_FILE = "config.json"
-CHECKPOINT_FILE = "checkpoint.pt"
-LOG_FILE = "log.jsonl"
+DEFAULT_STFT_SIZES: tuple[int, ...] = (512, 1024, 2048)
+"""FFT sizes of the ``l1_stft`` loss's multi-resolution STFT term (23, 46, 93 ms)."""
 
-RUNTIME_FIELDS: frozenset[str] = frozenset(
-    {
-        "data",
-        "extractor",
-        "teacher",
-        "steps",
-        "minutes",
-        "checkpoint_minutes",
-        "validate_every",
-        "validation_crops",
-        "log_every",
-        "device",
-        "workers",
-    }
-)
-"""Fields a resumed run may change: budgets, bookkeeping, where things are and run.
-Every other field shapes the weights or the data order and must match the stored run."""
+DEFAULT_SEGMENT_SECONDS = 3.0
+"""Training crop length when none is given (see the module doc)."""
+
+SHORT_SEGMENT_SECONDS: dict[str, float] = {"tiny": 0.5, "bandsplit-tiny": 0.5}
+"""Default crop of the architectures meant for tests and first tries: a 0.5 s crop keeps
+every stage of ``tiny`` at a few seconds per step or less on a shared 2-core CPU."""
+
 
 
 @dataclass(frozen=True)
@@ -80,10 +72,14 @@ class TrainingConfig:
 
     Attributes:
         data: dataset root (Slakh2100 layout: ``{split}/TrackXXXXX/...``).
-        net: named U-Net configuration (``tiny``, ``lite``, ``paper``); the refiner and the
-            student take the extractor run's architecture instead.
+        net: named architecture of :data:`core.nn.architectures.ARCHITECTURES` (the U-Nets
+            ``tiny``, ``lite``, ``paper``, or a band-split extractor ``bandsplit-tiny``,
+            ``bandsplit-lite``); the refiner and the student take the extractor run's
+            architecture instead.
         segment_seconds: training crop length; rounded to the nearest multiple of the
-            U-Net's hop (at least one hop), see :func:`segment_samples`.
+            architecture's hop (at least one hop), see :func:`segment_samples`. None:
+            :data:`DEFAULT_SEGMENT_SECONDS`, or the short crop of the test-sized
+            architectures (:data:`SHORT_SEGMENT_SECONDS`).
         batch: crops per optimiser step, over all processes together (each of W
             distributed processes takes ``batch / W`` of them).
         optimizer: ``adam`` or ``radam``.
@@ -110,7 +106,7 @@ class TrainingConfig:
 
     data: str = ""
     net: str = "lite"
-    segment_seconds: float = 3.0
+    segment_seconds: float | None = None
     batch: int = 8
     optimizer: str = "adam"
     lr: float = 1e-4
@@ -141,9 +137,9 @@ class TrainingConfig:
     def problems(self) -> list[str]:
         """Human-readable reasons this configuration cannot run (empty when fine)."""
         problems = []
-        if self.net not in CONFIGS:
-            problems.append(f"unknown net {self.net!r}; choose from {', '.join(CONFIGS)}")
-        if not self.segment_seconds > 0:
+        if self.net not in ARCHITECTURES:
+            problems.append(f"unknown net {self.net!r}; choose from {', '.join(ARCHITECTURES)}")
+        if self.segment_seconds is not None and not self.segment_seconds > 0:
             problems.append(f"segment_seconds must be > 0, got {self.segment_seconds}")
         if self.batch < 1:
             problems.append(f"batch must be >= 1, got {self.batch}")
@@ -171,6 +167,13 @@ class TrainingConfig:
             problems.append(f"remix must be a probability in [0, 1], got {self.remix}")
         return problems
 
+    @property
+    def crop_seconds(self) -> float:
+        """The training crop length: ``segment_seconds`` or its default for ``net``."""
+        if self.segment_seconds is not None:
+            return self.segment_seconds
+        return SHORT_SEGMENT_SECONDS.get(self.net, DEFAULT_SEGMENT_SECONDS)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (tuples become lists)."""
         data = asdict(self)
@@ -193,21 +196,34 @@ class ExtractorConfig(TrainingConfig):
     Adam lr 1e-4, betas (0.9, 0.99).
 
     Attributes:
-        loss: ``mse`` (the paper's) or ``snr``, the negative thresholded SNR of
-            :func:`core.training.extractor.thresholded_snr_loss`, which weighs quiet
+        loss: ``mse`` (the paper's), ``snr``, the negative thresholded SNR of
+            :func:`core.training.losses.thresholded_snr_loss`, which weighs quiet
             stems like loud ones (with MSE a quiet stem costs little when predicted as
-            silence, see the module doc).
+            silence, see the module doc), or ``l1_stft`` (below). Making ``l1_stft`` the
+            default is this one field's default.
         snr_tau: soft threshold of the ``snr`` loss, relative to the mixture's energy
-            (1e-3 caps the rewarded SNR of a crop at about 30 dB above the mixture).
+            (1e-3 caps the rewarded SNR of a crop at about 30 dB above the mixture), and of
+            the ``l1_stft`` loss's L1-SNR term, relative to the mixture's L1 norm.
+        stft_sizes, stft_magnitude_weight, stft_complex_weight, l1snr_weight: the
+            ``l1_stft`` loss of :mod:`core.training.losses` (waveform L1 + w_mag x
+            multi-resolution STFT magnitude L1 + w_cplx x complex L1 + w_snr x L1-SNR).
         init_from: an extractor run folder whose EMA weights start this run (fine-tuning,
             e.g. with another loss); empty: random initial weights.
     """
 
     loss: str = "mse"
     snr_tau: float = 1e-3
+    stft_sizes: tuple[int, ...] = DEFAULT_STFT_SIZES
+    stft_magnitude_weight: float = 1.0
+    stft_complex_weight: float = 0.0
+    l1snr_weight: float = 0.0
     init_from: str = ""
 
     stage = "extractor"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stft_sizes", tuple(int(n) for n in self.stft_sizes))
+        super().__post_init__()
 
     def problems(self) -> list[str]:
         problems = super().problems()
@@ -215,7 +231,17 @@ class ExtractorConfig(TrainingConfig):
             problems.append(f"loss must be one of {', '.join(EXTRACTOR_LOSSES)}, got {self.loss!r}")
         if not self.snr_tau > 0:
             problems.append(f"snr_tau must be > 0, got {self.snr_tau}")
+        if not self.stft_sizes or any(n < 16 or n & (n - 1) for n in self.stft_sizes):
+            problems.append(f"stft_sizes must be powers of two >= 16, got {list(self.stft_sizes)}")
+        weights = (self.stft_magnitude_weight, self.stft_complex_weight, self.l1snr_weight)
+        if any(not w >= 0 for w in weights):
+            problems.append("stft_magnitude_weight, stft_complex_weight and l1snr_weight must be >= 0")
         return problems
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["stft_sizes"] = list(self.stft_sizes)
+        return data
 
 
 @dataclass(frozen=True)
@@ -330,13 +356,14 @@ class ResolvedConfig:
 
     Attributes:
         config: the stage's fields.
-        net: the U-Net architecture actually trained (the extractor run's for the refiners).
+        net: the architecture actually trained (the extractor run's for the refiners, who
+            train its refiner U-Net).
         segment_samples: the crop length L in samples (a multiple of ``net.hop``).
         world_size: number of distributed processes.
     """
 
     config: TrainingConfig
-    net: UNetConfig
+    net: Architecture
     segment_samples: int
     world_size: int = 1
 
@@ -358,7 +385,7 @@ class ResolvedConfig:
         try:
             return cls(
                 config=config_class(data["stage"]).from_dict(data["config"]),
-                net=UNetConfig.from_dict(data["net"]),
+                net=architecture_from_dict(data["net"]),
                 segment_samples=int(data["segment_samples"]),
                 world_size=int(data.get("world_size", 1)),
             )
@@ -366,66 +393,21 @@ class ResolvedConfig:
             raise ConfigError(f"malformed run configuration ({error})") from None
 
 
-def resolve(config: TrainingConfig, net: UNetConfig | None = None, world_size: int = 1) -> ResolvedConfig:
+def resolve(config: TrainingConfig, net: Architecture | None = None, world_size: int = 1) -> ResolvedConfig:
     """Derive the architecture and crop length of a run.
 
     Args:
         config: the stage configuration.
-        net: the architecture to use instead of ``CONFIGS[config.net]`` (the refiners pass
+        net: the architecture to use instead of the one named ``config.net`` (the refiners pass
             the extractor run's).
         world_size: distributed processes; ``config.batch`` must be a multiple of it.
     """
-    net = net if net is not None else CONFIGS[config.net]
+    net = net if net is not None else get_architecture(config.net)
     if config.batch % world_size:
         raise ConfigError(
             f"batch {config.batch} must be a multiple of the number of processes {world_size}"
         )
-    return ResolvedConfig(config, net, segment_samples(config.segment_seconds, net.hop), world_size)
-
-
-def write_run_config(run_dir: Path, resolved: ResolvedConfig) -> Path:
-    """Write ``RUN/config.json`` (atomically) and return its path."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return write_text_atomic(run_dir / CONFIG_FILE, json.dumps(resolved.to_dict(), indent=2) + "\n")
-
-
-def read_run_config(run_dir: Path) -> ResolvedConfig:
-    """Read ``RUN/config.json``; a missing or malformed file raises :class:`ConfigError`."""
-    path = Path(run_dir) / CONFIG_FILE
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{run_dir} is not a training run (no {CONFIG_FILE})") from None
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"{path}: cannot read the run configuration ({error})") from None
-    return ResolvedConfig.from_dict(data)
-
-
-def check_resumable(stored: ResolvedConfig, new: ResolvedConfig) -> None:
-    """Refuse to resume a run whose weights-shaping fields changed.
-
-    Raises:
-        ConfigError: naming each changed field with its stored and new value.
-    """
-    changed = []
-    if stored.stage != new.stage:
-        changed.append(f"stage ({stored.stage} -> {new.stage})")
-    old_fields, new_fields = stored.config.to_dict(), new.config.to_dict()
-    for name in sorted(set(old_fields) | set(new_fields)):
-        if name in RUNTIME_FIELDS:
-            continue
-        if old_fields.get(name) != new_fields.get(name):
-            changed.append(f"{name} ({old_fields.get(name)} -> {new_fields.get(name)})")
-    if stored.net != new.net:
-        changed.append("net architecture")
-    if stored.segment_samples != new.segment_samples:
-        changed.append(f"segment ({stored.segment_samples} -> {new.segment_samples} samples)")
-    if changed:
-        raise ConfigError(
-            "cannot resume: the run was started with different settings: "
-            + ", ".join(changed)
-            + " (use the same options, or --no-resume to start over)"
-        )
+    return ResolvedConfig(config, net, segment_samples(config.crop_seconds, net.hop), world_size)
 
 
 def mean_teacher_steps(k_max: int) -> float:
@@ -434,20 +416,14 @@ def mean_teacher_steps(k_max: int) -> float:
 
 
 __all__ = [
-    "CHECKPOINT_FILE",
-    "CONFIG_FILE",
-    "LOG_FILE",
     "STAGES",
     "DiffusionConfig",
     "DistillConfig",
     "ExtractorConfig",
     "ResolvedConfig",
     "TrainingConfig",
-    "check_resumable",
     "config_class",
     "mean_teacher_steps",
-    "read_run_config",
     "resolve",
     "segment_samples",
-    "write_run_config",
 ]

@@ -13,7 +13,9 @@ extractor:
 The extractor (the EMA weights of the extractor run) runs on the mixture with the same
 label, without gradients; its 2n+3 stage activations are added at the matching stages
 of the refiner U-Net and the mixture is added at its input (inside ``F``). The
-refiner's architecture is the extractor run's. Adam, lr 1e-4.
+refiner's architecture is the extractor run's. A band-split extractor gives x_det as
+a second input channel instead of stage activations (:mod:`core.nn.extractors`), and
+the refiner is the U-Net its configuration names. Adam, lr 1e-4.
 
 Validation: the EMA teacher's Euler sampler from ``x_det + sigma_max * z`` over a
 Karras schedule (``validation_steps`` steps ending at 0), clamped to [-1, 1].
@@ -32,7 +34,7 @@ from core.diffusion.constants import SIGMA_MIN
 from core.diffusion.preconditioning import EDMDenoiser, edm_loss_weight
 from core.diffusion.samplers import draw_noise, euler_sampler
 from core.diffusion.schedules import karras_sigmas, lognormal_sigmas
-from core.nn.unet import UNet
+from core.nn.extractors import Conditioning, build_refiner, refiner_inputs
 from core.training.batches import Batch, StepGenerators
 from core.training.config import DiffusionConfig, ResolvedConfig
 from core.training.loop import RunResult, run_stage
@@ -46,14 +48,15 @@ def frozen(net: nn.Module, device: torch.device) -> nn.Module:
 
 class ExtractorFeatures:
     """The frozen extractor: ``(mixture (B, 1, L), labels (B,))`` -> ``x_det (B, 1, L)``
-    and its stage activations (``config.num_stages`` tensors)."""
+    and the refiner's conditioning (:func:`core.nn.extractors.refiner_inputs`: a U-Net's
+    stage activations, or a band-split network's x_det as an input channel)."""
 
-    def __init__(self, extractor: UNet, device: torch.device) -> None:
+    def __init__(self, extractor: nn.Module, device: torch.device) -> None:
         self.net = frozen(extractor, device)
 
     @torch.no_grad()
-    def __call__(self, batch: Batch) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        return self.net(batch.mixture, batch.labels, return_features=True)
+    def __call__(self, batch: Batch) -> tuple[torch.Tensor, Conditioning]:
+        return refiner_inputs(self.net, batch.mixture, batch.labels)
 
 
 def edm_denoising_loss(
@@ -76,33 +79,33 @@ class DiffusionStage:
 
     name = "diffusion"
 
-    def __init__(self, resolved: ResolvedConfig, extractor: UNet, device: torch.device) -> None:
+    def __init__(self, resolved: ResolvedConfig, extractor: nn.Module, device: torch.device) -> None:
         self.config: DiffusionConfig = resolved.config
         self.extractor = ExtractorFeatures(extractor, device)
-        unet = UNet(resolved.net, noise_conditioned=True)
+        unet = build_refiner(resolved.net)
         self.network = EDMDenoiser(unet, self.config.sigma_data, clamp=False).to(device)
 
     def loss(
         self, network: nn.Module, ema: nn.Module, batch: Batch, generators: StepGenerators
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         config = self.config
-        _, features = self.extractor(batch)
+        _, conditioning = self.extractor(batch)
         sigma = lognormal_sigmas(len(batch), generators.local, config.p_mean, config.p_std)
         sigma = sigma.to(batch.target.device)
         noisy = batch.target + sigma.reshape(-1, 1, 1) * draw_noise(batch.target, generators.local)
-        denoised = network(noisy, sigma, batch.labels, features=features, mixture=batch.mixture)
+        denoised = network(noisy, sigma, batch.labels, mixture=batch.mixture, **conditioning)
         return edm_denoising_loss(denoised, batch.target, sigma, config.sigma_data), {}
 
     @torch.no_grad()
     def estimate(self, ema: nn.Module, batch: Batch, generator: torch.Generator) -> torch.Tensor:
         config = self.config
-        x_det, features = self.extractor(batch)
+        x_det, conditioning = self.extractor(batch)
         sigmas = karras_sigmas(
             config.validation_steps, config.validation_sigma_max, SIGMA_MIN, append_zero=True
         )
 
         def denoiser(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-            out = ema(x, sigma, batch.labels, features=features, mixture=batch.mixture)
+            out = ema(x, sigma, batch.labels, mixture=batch.mixture, **conditioning)
             return out.clamp(-1, 1)
 
         return euler_sampler(denoiser, x_det.float(), sigmas, generator).clamp(-1, 1)

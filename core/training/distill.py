@@ -40,7 +40,7 @@ from core.diffusion.preconditioning import ConsistencyDenoiser, EDMDenoiser
 from core.diffusion.samplers import consistency_sampler, draw_noise, heun_step
 from core.diffusion.schedules import consistency_sigmas, karras_sigmas, lognormal_sigmas
 from core.errors import ConfigError
-from core.nn.unet import UNet
+from core.nn.extractors import Conditioning, repeat_conditioning
 from core.training.batches import Batch, StepGenerators
 from core.training.config import DistillConfig, ResolvedConfig
 from core.training.diffusion import ExtractorFeatures, edm_denoising_loss, frozen
@@ -67,7 +67,7 @@ class DistillStage:
     name = "distill"
 
     def __init__(
-        self, resolved: ResolvedConfig, extractor: UNet, teacher: UNet, device: torch.device
+        self, resolved: ResolvedConfig, extractor: nn.Module, teacher: nn.Module, device: torch.device
     ) -> None:
         config: DistillConfig = resolved.config
         self.config = config
@@ -82,13 +82,13 @@ class DistillStage:
 
     def teacher_trajectory(
         self, x: torch.Tensor, start: torch.Tensor, k: int, batch: Batch,
-        features: list[torch.Tensor],
+        conditioning: Conditioning,
     ) -> torch.Tensor:
         """Move ``x (B, 1, L)`` from ``sigmas[start]`` to ``sigmas[start + k]`` with k Heun
         steps of the teacher (``start (B,)`` grid indices)."""
 
         def denoiser(y: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-            return self.teacher(y, sigma, batch.labels, features=features, mixture=batch.mixture)
+            return self.teacher(y, sigma, batch.labels, mixture=batch.mixture, **conditioning)
 
         for j in range(k):
             x = heun_step(denoiser, x, self.sigmas[start + j], self.sigmas[start + j + 1])
@@ -101,7 +101,7 @@ class DistillStage:
         size = len(batch)
         local = generators.local
         device = batch.target.device
-        _, features = self.extractor(batch)
+        _, conditioning = self.extractor(batch)
 
         k = int(torch.multinomial(self.k_probabilities, 1, generator=generators.shared)) + 1
         start = torch.randint(0, config.num_sigmas - k, (size,), generator=local, device=local.device)
@@ -109,8 +109,8 @@ class DistillStage:
         sigma_n, sigma_nk = self.sigmas[start], self.sigmas[start + k]
         x_t = batch.target + sigma_n.reshape(-1, 1, 1) * draw_noise(batch.target, local)
         with torch.no_grad():
-            x_nk = self.teacher_trajectory(x_t, start, k, batch, features)
-            target = ema(x_nk, sigma_nk, batch.labels, features=features, mixture=batch.mixture)
+            x_nk = self.teacher_trajectory(x_t, start, k, batch, conditioning)
+            target = ema(x_nk, sigma_nk, batch.labels, mixture=batch.mixture, **conditioning)
 
         sigma_d = lognormal_sigmas(size, local, config.p_mean, config.p_std).to(device)
         sigma_d = sigma_d.clamp_min(config.sigma_min)
@@ -121,8 +121,8 @@ class DistillStage:
             torch.cat([x_t, x_d]),
             torch.cat([sigma_n, sigma_d]),
             twice(batch.labels),
-            features=[twice(f) for f in features],
             mixture=twice(batch.mixture),
+            **repeat_conditioning(conditioning, 2),
         )
         f_t, f_d = both.float().chunk(2)
         consistency = F.mse_loss(f_t, target.float())
@@ -138,13 +138,13 @@ class DistillStage:
     @torch.no_grad()
     def estimate(self, ema: nn.Module, batch: Batch, generator: torch.Generator) -> torch.Tensor:
         config = self.config
-        x_det, features = self.extractor(batch)
+        x_det, conditioning = self.extractor(batch)
         sigmas = consistency_sigmas(
             config.validation_steps, config.validation_sigma_max, config.sigma_min, config.rho
         )
 
         def student(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-            return ema(x, sigma, batch.labels, features=features, mixture=batch.mixture)
+            return ema(x, sigma, batch.labels, mixture=batch.mixture, **conditioning)
 
         return consistency_sampler(student, x_det.float(), sigmas, generator, eps=config.sigma_min)
 

@@ -14,6 +14,7 @@ all ranks keep identical weights.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -85,3 +86,10 @@ def barrier(context: Distributed) -> None:
     """Wait for every rank (no-op for a single process)."""
     if context.enabled:
         dist.barrier()
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA; nothing elsewhere."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()

@@ -4,11 +4,10 @@ A stage (:mod:`core.training.extractor`, ``diffusion``, ``distill``) supplies th
 network to train, its loss on a batch and its validation estimate; this module does
 everything else, identically for all three:
 
-- the run folder ``RUN/``: ``config.json`` (written before the first step),
-  ``log.jsonl`` (one JSON object per line: training losses every ``log_every`` steps,
-  validation SI-SDRi every ``validate_every`` steps and at the end) and
-  ``checkpoint.pt`` (every ``checkpoint_minutes``, at the end and on SIGINT/SIGTERM;
-  written atomically by :mod:`core.training.checkpoint`);
+- the run folder ``RUN/`` (:mod:`core.training.runs`): ``config.json`` before the
+  first step, ``log.jsonl`` as it goes, ``checkpoint.pt`` every ``checkpoint_minutes``,
+  at the end and on SIGINT/SIGTERM; validation (:mod:`core.training.validation`) every
+  ``validate_every`` steps and at the end;
 - exact resumption: the data order and the training noise are functions of the step
   (:mod:`core.training.batches`) and the checkpoint holds the weights, the EMA, the
   optimiser state and the RNG states, so a resumed run continues bit for bit (on CPU)
@@ -24,11 +23,8 @@ summed over resumptions), whichever comes first.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,31 +37,35 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from core.errors import ConfigError
-from core.evaluation.metrics import is_silent, si_sdr_improvement
-from core.instruments import INSTRUMENTS, MODEL_SAMPLE_RATE
-from core.nn.config import UNetConfig
-from core.training.batches import Batch, StepGenerators, batches, collate, step_seed
+from core.instruments import MODEL_SAMPLE_RATE
+from core.nn.architectures import Architecture
+from core.training.batches import Batch, StepGenerators, batches
 from core.training.checkpoint import (
     load_checkpoint,
     restore_rng_states,
     rng_states,
     save_checkpoint,
 )
-from core.training.config import (
+from core.training.config import ResolvedConfig, TrainingConfig, resolve
+from core.training.distributed import (
+    Distributed,
+    any_rank,
+    autocast,
+    barrier,
+    setup,
+    teardown,
+)
+from core.training.ema import EMA
+from core.training.runs import (
     CHECKPOINT_FILE,
     LOG_FILE,
-    ResolvedConfig,
-    TrainingConfig,
+    RunLog,
+    ThrottledProgress,
     check_resumable,
     read_run_config,
-    resolve,
     write_run_config,
 )
-from core.training.distributed import Distributed, any_rank, barrier, setup, teardown
-from core.training.ema import EMA
-
-VALIDATION_STREAM = 1 << 40
-"""Seeds the validation noise (a "step" no run reaches), the same at every validation."""
+from core.training.validation import validate, validation_batches
 
 
 class Stage(Protocol):
@@ -116,13 +116,6 @@ class RunResult:
     resumed_from: int | None = None
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA; nothing elsewhere."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def make_optimizer(parameters, resolved: ResolvedConfig) -> torch.optim.Optimizer:
     """Adam or RAdam with the configured learning rate and betas."""
     config = resolved.config
@@ -155,108 +148,91 @@ class _StopRequest:
             signal.signal(signum, handler)
 
 
-class RunLog:
-    """``log.jsonl`` and the short stderr line (rank 0 only; other ranks write nothing)."""
+class _TrainingRun:
+    """The mutable state of one call to :func:`train` and what it does between steps:
+    checkpoint, validate, log a window of steps. Rank 0 alone writes files.
 
-    def __init__(self, path: Path, enabled: bool, stage: str, total_steps: int | None,
-                 stream: TextIO | None = None) -> None:
-        self.path = path
-        self.enabled = enabled
-        self.stage = stage
-        self.total_steps = total_steps
-        self.stream = stream if stream is not None else sys.stderr
-
-    def start(self, resumed_step: int | None) -> None:
-        """Fresh run: empty the log. Resumed run: drop lines written after the checkpoint
-        (by the interrupted process), so the log reads as one uninterrupted run."""
-        if not self.enabled:
-            return
-        if resumed_step is None or not self.path.exists():
-            self.path.write_text("")
-            return
-        kept = []
-        for line in self.path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a line cut by the kill
-            if record.get("step", 0) <= resumed_step:
-                kept.append(line)
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        temporary.write_text("".join(line + "\n" for line in kept))
-        temporary.replace(self.path)
-
-    def write(self, record: dict) -> None:
-        if not self.enabled:
-            return
-        with open(self.path, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
-
-    def say(self, message: str) -> None:
-        if self.enabled:
-            print(f"[{self.stage}] {message}", file=self.stream, flush=True)
-
-    def progress(self, record: dict) -> None:
-        total = f"/{self.total_steps}" if self.total_steps is not None else ""
-        parts = " ".join(
-            f"{k} {v:.4g}" for k, v in record.items() if k.startswith("loss") or k.startswith("val_")
-        )
-        self.say(
-            f"step {record['step']}{total} {parts} "
-            f"({record.get('steps_per_second', 0):.2f} steps/s, "
-            f"{record.get('audio_per_second', 0):.1f} s audio/s, {record['seconds'] / 60:.1f} min)"
-        )
-
-
-def validation_batches(
-    dataset, count: int, batch: int, device: torch.device, max_scanned: int | None = None
-) -> list[Batch]:
-    """The first ``count`` items of ``dataset`` that hold a separation problem, in batches.
-
-    An item qualifies when both its target and the rest of its mixture (mixture - target)
-    are non-silent: the training-time version of the paper's window filter (core/METHOD.md
-    section 6 skips windows with at most one non-silent stem). A crop where the target
-    plays alone scores the mixture at about +90 dB SI-SDR, so one such crop drags the mean
-    SI-SDRi of a good estimate down by some 80 dB.
-
-    Items are deterministic, so every validation of a run (and of a resumed run) scores
-    the same crops. At most ``max_scanned`` items (default ``20 * count``) are read.
+    Args:
+        stage, network, ema, optimizer, generators: the stage and its training state.
+        resolved: the run's configuration.
+        run_dir: the run folder.
+        context: this process's place in the distributed run.
+        log: the run's :class:`RunLog`.
+        crops: the validation batches (empty: no validation).
+        step, seconds_before, metrics: where the run starts (from the checkpoint when
+            resumed).
     """
-    max_scanned = 20 * count if max_scanned is None else max_scanned
-    chosen = []
-    for index in range(min(max_scanned, len(dataset))):
-        item = dataset[index]
-        mixture, target = torch.as_tensor(item[0]), torch.as_tensor(item[1])
-        if not bool(is_silent(target)) and not bool(is_silent(mixture - target)):
-            chosen.append(item)
-        if len(chosen) == count:
-            break
-    return [
-        Batch.from_items(collate(chosen[i : i + batch]), device) for i in range(0, len(chosen), batch)
-    ]
 
+    def __init__(self, stage: Stage, network: nn.Module, ema: EMA, optimizer: torch.optim.Optimizer,
+                 generators: StepGenerators, resolved: ResolvedConfig, run_dir: Path,
+                 context: Distributed, log: RunLog, crops: list[Batch], step: int,
+                 seconds_before: float, metrics: dict[str, float]) -> None:
+        self.stage, self.network, self.ema = stage, network, ema
+        self.optimizer, self.generators = optimizer, generators
+        self.config = resolved.config
+        self.samples_per_step = self.config.batch * resolved.segment_samples
+        self.checkpoint_path = run_dir / CHECKPOINT_FILE
+        self.context, self.log, self.crops = context, log, crops
+        self.step, self.seconds_before, self.metrics = step, seconds_before, metrics
+        self.started = time.monotonic()
+        self.sums: dict[str, torch.Tensor] = {}
+        self.window_start, self.window_time = step, time.monotonic()
 
-@torch.no_grad()
-def validate(stage: Stage, ema: nn.Module, crops: list[Batch], seed: int,
-             device: torch.device) -> dict[str, float]:
-    """Mean SI-SDRi (dB) of the EMA network's estimates on the validation crops, overall
-    and per instrument label (``val_si_sdri``, ``val_si_sdri_<label index>``)."""
-    generator = torch.Generator(device=device).manual_seed(step_seed(seed, VALIDATION_STREAM))
-    scores, labels = [], []
-    for batch in crops:
-        with autocast(device):
-            estimate = stage.estimate(ema, batch, generator)
-        scores.append(si_sdr_improvement(estimate.float(), batch.mixture, batch.target).reshape(-1).cpu())
-        labels.append(batch.labels.cpu())
-    if not scores:
-        return {}
-    score, label = torch.cat(scores), torch.cat(labels)
-    result = {"val_si_sdri": float(score.mean())}
-    for index, name in enumerate(INSTRUMENTS):
-        chosen = score[label == index]
-        if len(chosen):
-            result[f"val_si_sdri_{name}"] = float(chosen.mean())
-    return result
+    def elapsed(self) -> float:
+        """Training seconds in total, over resumptions."""
+        return self.seconds_before + time.monotonic() - self.started
+
+    def save(self) -> None:
+        """Write the checkpoint (rank 0)."""
+        if not self.context.is_main:
+            return
+        save_checkpoint(self.checkpoint_path, {
+            "stage": self.stage.name,
+            "step": self.step,
+            "network": self.network.state_dict(),
+            "ema": self.ema.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": rng_states(self.generators.local),
+            "seconds": self.elapsed(),
+            "metrics": self.metrics,
+        })
+
+    def validate(self) -> None:
+        """Score the EMA network on the validation crops and log it (when there are crops)."""
+        if not self.crops:
+            return
+        scores = validate(self.stage, self.ema.module, self.crops, self.config.seed, self.context.device)
+        self.metrics.update(scores)
+        self.log.write({"event": "validation", "step": self.step, "seconds": self.elapsed(), **scores})
+        self.log.say(f"step {self.step} validation SI-SDRi {scores['val_si_sdri']:.2f} dB (EMA weights)")
+
+    def add_losses(self, parts: dict[str, torch.Tensor]) -> None:
+        """Add one step's loss and its parts to the current window's sums."""
+        for name, value in parts.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value.detach().float()
+
+    def log_window(self) -> None:
+        """Log the mean losses of the steps since the last log line, and the throughput."""
+        now = time.monotonic()
+        count = self.step - self.window_start
+        rate = count / max(now - self.window_time, 1e-9)
+        record = {"event": "train", "step": self.step, "seconds": self.elapsed()}
+        record.update({name: float(total) / count for name, total in self.sums.items()})
+        record.update({
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "steps_per_second": rate,
+            "audio_per_second": rate * self.samples_per_step / MODEL_SAMPLE_RATE,
+        })
+        if not all(math.isfinite(record[name]) for name in self.sums):
+            self.log.say(f"warning: non-finite loss at step {self.step}")
+        self.metrics.update({k: v for k, v in record.items() if k.startswith("loss")})
+        self.log.write(record)
+        self.log.progress(record)
+        self.sums, self.window_start, self.window_time = {}, self.step, now
+
+    def exclude_pause(self, since: float) -> None:
+        """Leave the time since ``since`` (validation, checkpoint) out of the throughput."""
+        self.window_time += time.monotonic() - since
 
 
 def train(
@@ -340,105 +316,59 @@ def train(
             if not crops:
                 log.say("no validation crop with a non-silent target: validation disabled")
 
-    def save() -> None:
-        if not context.is_main:
-            return
-        save_checkpoint(checkpoint_path, {
-            "stage": stage.name,
-            "step": step,
-            "network": network.state_dict(),
-            "ema": ema.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "rng": rng_states(generators.local),
-            "seconds": elapsed(),
-            "metrics": metrics,
-        })
-
-    def run_validation() -> None:
-        if not crops:
-            return
-        scores = validate(stage, ema.module, crops, config.seed, device)
-        metrics.update(scores)
-        log.write({"event": "validation", "step": step, "seconds": elapsed(), **scores})
-        log.say(f"step {step} validation SI-SDRi {scores['val_si_sdri']:.2f} dB (EMA weights)")
-
-    started = time.monotonic()
-    elapsed = lambda: seconds_before + time.monotonic() - started  # noqa: E731
+    run = _TrainingRun(stage, network, ema, optimizer, generators, resolved, run_dir, context,
+                       log, crops, step, seconds_before, metrics)
     last_checkpoint = time.monotonic()
     first_step = step
     data: Iterator[Batch] = batches(
         train_dataset, step, config.batch, device, context.rank, context.world_size, config.workers
     )
-    sums: dict[str, torch.Tensor] = {}
-    window_start, window_time = step, time.monotonic()
-    samples_per_step = config.batch * resolved.segment_samples
-
-    def log_window() -> None:
-        """Log the mean losses of the steps since the last log line, and the throughput."""
-        nonlocal sums, window_start, window_time
-        now = time.monotonic()
-        count = step - window_start
-        rate = count / max(now - window_time, 1e-9)
-        record = {"event": "train", "step": step, "seconds": elapsed()}
-        record.update({name: float(total) / count for name, total in sums.items()})
-        record.update({
-            "lr": optimizer.param_groups[0]["lr"],
-            "steps_per_second": rate,
-            "audio_per_second": rate * samples_per_step / MODEL_SAMPLE_RATE,
-        })
-        if not all(math.isfinite(record[name]) for name in sums):
-            log.say(f"warning: non-finite loss at step {step}")
-        metrics.update({k: v for k, v in record.items() if k.startswith("loss")})
-        log.write(record)
-        log.progress(record)
-        sums, window_start, window_time = {}, step, now
-
     last_validated = None
     stopped = "steps"
     network.train()
     with _StopRequest() as stop_request:
         while True:
-            if config.steps is not None and step >= config.steps:
+            if config.steps is not None and run.step >= config.steps:
                 stopped = "steps"
                 break
-            out_of_time = config.minutes is not None and elapsed() >= 60 * config.minutes
+            out_of_time = config.minutes is not None and run.elapsed() >= 60 * config.minutes
             if any_rank(stop_request.requested or (context.is_main and out_of_time), context):
                 stopped = "interrupted" if stop_request.requested else "minutes"
                 break
             batch = next(data)
-            generators.reseed(config.seed, step, context.rank)
+            generators.reseed(config.seed, run.step, context.rank)
             with autocast(device):
                 loss, parts = stage.loss(trained, ema.module, batch, generators)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             ema.update(network)
-            step += 1
+            run.step += 1
 
-            for name, value in {"loss": loss.detach(), **parts}.items():
-                sums[name] = sums.get(name, 0.0) + value.detach().float()
-            if step % config.log_every == 0:
-                log_window()
+            run.add_losses({"loss": loss, **parts})
+            if run.step % config.log_every == 0:
+                run.log_window()
             paused = time.monotonic()
-            if step % config.validate_every == 0:
-                run_validation()
-                last_validated = step
+            if run.step % config.validate_every == 0:
+                run.validate()
+                last_validated = run.step
             if context.is_main and time.monotonic() - last_checkpoint >= 60 * config.checkpoint_minutes:
-                save()
+                run.save()
                 last_checkpoint = time.monotonic()
-            window_time += time.monotonic() - paused  # throughput counts training only
+            run.exclude_pause(paused)  # throughput counts training only
 
-    if sums:
-        log_window()
-    if step != last_validated and step > first_step:
-        run_validation()
-    if step > first_step or not checkpoint_path.exists():
-        save()
-    total = elapsed()
-    if step > first_step or not resuming:
-        log.write({"event": "end", "step": step, "seconds": total, "stopped": stopped})
-    log.say(f"stopped at step {step} ({stopped}), {total / 60:.1f} min in total")
-    return RunResult(run_dir, step, total, dict(metrics), stopped, first_step if resuming else None)
+    if run.sums:
+        run.log_window()
+    if run.step != last_validated and run.step > first_step:
+        run.validate()
+    if run.step > first_step or not checkpoint_path.exists():
+        run.save()
+    total = run.elapsed()
+    if run.step > first_step or not resuming:
+        log.write({"event": "end", "step": run.step, "seconds": total, "stopped": stopped})
+    log.say(f"stopped at step {run.step} ({stopped}), {total / 60:.1f} min in total")
+    return RunResult(run_dir, run.step, total, dict(run.metrics), stopped,
+                     first_step if resuming else None)
 
 
 def open_datasets(resolved: ResolvedConfig, progress=None):
@@ -468,27 +398,12 @@ def open_datasets(resolved: ResolvedConfig, progress=None):
     return train_dataset, validation_dataset
 
 
-class _ThrottledProgress:
-    """Prints ``progress(fraction, message)`` to ``stream`` at most every few seconds."""
-
-    def __init__(self, stream: TextIO | None, every: float = 5.0) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.every = every
-        self.last = -math.inf
-
-    def __call__(self, fraction: float, message: str) -> None:
-        now = time.monotonic()
-        if now - self.last >= self.every or fraction >= 1.0:
-            self.last = now
-            print(f"[data] {fraction * 100:5.1f}% {message}", file=self.stream, flush=True)
-
-
 def run_stage(
     config: TrainingConfig,
     build_stage: Callable[[ResolvedConfig, torch.device], Stage],
     run_dir: Path,
     resume: bool = True,
-    net: UNetConfig | None = None,
+    net: Architecture | None = None,
     stream: TextIO | None = None,
 ) -> RunResult:
     """Set up this process (distributed or not), open the data and :func:`train`.
@@ -499,7 +414,7 @@ def run_stage(
         run_dir: the run folder.
         resume: continue from the run's checkpoint when there is one.
         net: the architecture (the refiners pass the extractor run's); default
-            ``CONFIGS[config.net]``.
+            the architecture named ``config.net``.
         stream: where progress lines go (default stderr).
     """
     context = setup(config.device)
@@ -507,7 +422,7 @@ def run_stage(
         resolved = resolve(config, net, context.world_size)
         # Rank 0 decodes the audio into the dataset's cache first; the others then read it.
         if context.is_main:
-            datasets = open_datasets(resolved, _ThrottledProgress(stream))
+            datasets = open_datasets(resolved, ThrottledProgress(stream))
         barrier(context)
         if not context.is_main:
             datasets = open_datasets(resolved)

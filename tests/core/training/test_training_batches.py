@@ -6,7 +6,7 @@ import torch
 from toy_data import ToyStems
 
 from core.training.batches import StepGenerators, batches, step_indices
-from core.training.loop import validation_batches
+from core.training.validation import validation_batches
 
 CPU = torch.device("cpu")
 

@@ -13,13 +13,11 @@ from core.training.config import (
     DiffusionConfig,
     DistillConfig,
     ExtractorConfig,
-    check_resumable,
     mean_teacher_steps,
-    read_run_config,
     resolve,
     segment_samples,
-    write_run_config,
 )
+from core.training.runs import check_resumable, read_run_config, write_run_config
 
 
 def test_defaults_follow_the_method():

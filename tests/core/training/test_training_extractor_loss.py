@@ -12,7 +12,8 @@ from tiny_runs import run
 
 from core.errors import ConfigError
 from core.training.config import ExtractorConfig, resolve
-from core.training.extractor import ExtractorStage, thresholded_snr_loss
+from core.training.extractor import ExtractorStage
+from core.training.losses import thresholded_snr_loss
 from core.training.runs import open_run
 
 CPU = torch.device("cpu")
