@@ -38,6 +38,19 @@ ROCK_STYLES = ("rock", "shuffle")
 """Styles whose guitars are distorted most of the time."""
 
 
+def _pedalboard():
+    """The pedalboard module, or SynthUnavailableError saying how to install it."""
+    try:
+        import pedalboard
+    except ImportError:
+        from core.data.synth.fluidsynth import SynthUnavailableError
+
+        raise SynthUnavailableError(
+            "the production chain needs Spotify's pedalboard: pip install -e \".[data]\""
+        ) from None
+    return pedalboard
+
+
 @dataclass(frozen=True)
 class Effect:
     """One pedalboard plugin: class name and keyword parameters."""
@@ -46,9 +59,7 @@ class Effect:
     params: tuple[tuple[str, float], ...]
 
     def build(self):
-        import pedalboard
-
-        return getattr(pedalboard, self.name)(**dict(self.params))
+        return getattr(_pedalboard(), self.name)(**dict(self.params))
 
     def describe(self) -> str:
         inner = ", ".join(f"{key}={value:g}" for key, value in self.params)
@@ -149,9 +160,7 @@ def apply_chain(x: np.ndarray, chain: Sequence[Effect], sample_rate: int) -> np.
     """``x`` float32 ``(samples,)`` through ``chain`` (a fresh plugin each call)."""
     if not chain:
         return x
-    from pedalboard import Pedalboard
-
-    board = Pedalboard([effect.build() for effect in chain])
+    board = _pedalboard().Pedalboard([effect.build() for effect in chain])
     y = board(np.ascontiguousarray(x, np.float32)[None, :], sample_rate, reset=True)
     return np.ascontiguousarray(y[0, : x.shape[0]], np.float32)
 
