@@ -141,7 +141,8 @@ class RandomCropDataset(Dataset):
                 track, offset = self._position(rng)
             used.add(track)
             gain = rng.uniform(*REMIX_GAIN) * (1.0 if rng.random() < 0.5 else -1.0)
-            stems[instrument] = self._segment(track, offset)[1 + instrument] * np.float32(gain)
+            piece = self.tracks[track].read_target(instrument, offset, offset + self.segment_samples)
+            stems[instrument, : piece.shape[0]] = piece * np.float32(gain)
         return stems.sum(axis=0), stems[label]
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:

@@ -113,6 +113,10 @@ class Track:
         out[1:] = rows[: len(INSTRUMENTS)] * scale
         return out
 
+    def read_target(self, index: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """float32 ``(stop - start,)``: target ``index`` (INSTRUMENTS order) alone."""
+        return np.asarray(self.pcm()[index, start:stop], dtype=np.float32) * np.float32(self.scale)
+
     def audio(self) -> np.ndarray:
         """The whole track as :meth:`read` gives it: float32 ``(5, samples)``."""
         return self.read()

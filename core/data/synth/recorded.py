@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -272,7 +272,3 @@ class Sampler:
             out[onset : onset + length] += voice
         return out
 
-
-def licence_of(instruments: Sequence[RecordedInstrument], identifier: str) -> str:
-    """Licence string of the instrument ``identifier`` (``unknown`` if absent)."""
-    return next((i.licence for i in instruments if i.id == identifier), "unknown")
