@@ -50,7 +50,7 @@ from safetensors.torch import save_file
 
 import core
 from core.devices import resolve_device
-from core.diffusion.constants import RHO, SIGMA_DATA, SIGMA_MIN
+from core.diffusion.constants import ANCHOR_PAPER, ANCHORS, RHO, SIGMA_DATA, SIGMA_MIN
 from core.errors import ConfigError, ModelLoadError, OutputExistsError, UnknownModelError
 from core.fileio import save_atomic, sha256_file, write_text_atomic
 from core.hybrid import HybridModel
@@ -78,6 +78,7 @@ DEFAULT_DIFFUSION = {  # diffusion constants of core/METHOD.md, overridable per 
     "s_tmin": 0.0,
     "s_tmax": math.inf,
     "s_noise": 1.0,
+    "anchor": ANCHOR_PAPER,
 }
 
 
@@ -238,6 +239,10 @@ def _check_diffusion(diffusion: object) -> None:
         if key not in DEFAULT_DIFFUSION:
             continue
         if value is None and key == "s_tmax":
+            continue
+        if key == "anchor":
+            if value not in ANCHORS:
+                raise ValueError(f"diffusion.anchor must be one of {', '.join(ANCHORS)}, got {value!r}")
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ValueError(f"diffusion.{key} must be a finite number, got {value!r}")
@@ -475,6 +480,7 @@ def load_bundle(folder: str | Path, device: str | torch.device = "cpu") -> Hybri
         sample_rate=int(manifest["sample_rate"]),
         segment_samples=int(manifest["segment_samples"]),
         instruments=tuple(manifest["instruments"]),
+        anchor=constants.pop("anchor"),
         **{k: float(v) for k, v in constants.items()},
     )
     if isinstance(device, str):

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import torch
 
-from core.diffusion.constants import RHO, SIGMA_DATA, SIGMA_MIN
+from core.diffusion.constants import ANCHOR_PAPER, ANCHORS, RHO, SIGMA_DATA, SIGMA_MIN
 from core.diffusion.preconditioning import ConsistencyDenoiser, EDMDenoiser
 from core.diffusion.samplers import check_cancel, consistency_sampler, euler_sampler
 from core.diffusion.schedules import consistency_sigmas, karras_sigmas
@@ -78,6 +78,8 @@ class HybridModel:
         segment_samples: segment length L (a multiple of the config's hop).
         instruments: labels in one-hot order.
         sigma_data, sigma_min, rho: diffusion constants (sigma_min is the consistency eps).
+        anchor: what the refiners denoise around: ``"zero"`` (the paper) or ``"x_det"``
+            (core/METHOD.md section 4a; the bundle's ``diffusion.anchor``).
         s_churn, s_tmin, s_tmax, s_noise: the teacher sampler's stochasticity.
         max_batch: most (segment, instrument) pairs per network call; the pipeline may
             lower it after a CUDA out-of-memory error.
@@ -102,6 +104,7 @@ class HybridModel:
         s_tmax: float = math.inf,
         s_noise: float = 1.0,
         max_batch: int = 16,
+        anchor: str = ANCHOR_PAPER,
     ) -> None:
         config = extractor.config
         for name, net in (("student", student), ("teacher", teacher)):
@@ -124,6 +127,9 @@ class HybridModel:
         self.sigma_data = sigma_data
         self.sigma_min = sigma_min
         self.rho = rho
+        if anchor not in ANCHORS:
+            raise ConfigError(f"unknown refiner anchor {anchor!r}; choose from {', '.join(ANCHORS)}")
+        self.anchor = anchor
         self.s_churn, self.s_tmin, self.s_tmax, self.s_noise = s_churn, s_tmin, s_tmax, s_noise
         self.max_batch = max_batch
         self.device = next(extractor.parameters()).device
@@ -220,6 +226,7 @@ class HybridModel:
         x_det, conditioning = refiner_inputs(self.extractor, mix, labels)
         if preset.steps == 0:
             return x_det
+        conditioning = {**conditioning, "anchor": x_det if self.anchor == "x_det" else None}
         if preset.sampler == "teacher":
             if self.teacher is None:
                 raise ConfigError(f"preset {preset.name!r} needs the diffusion teacher; this bundle has none")

@@ -1,9 +1,19 @@
 """Preconditioning wrappers that turn a noise-conditioned U-Net into a denoiser.
 
-Both compute ``D(x, sigma) = c_skip(sigma) * x + c_out(sigma) * F(c_in(sigma) * x, c_noise(sigma))``
+Both compute, around an anchor ``a``,
+
+    D(x, sigma) = a + c_skip(sigma) (x - a) + c_out(sigma) F(c_in(sigma) (x - a), c_noise(sigma))
+
 where F is the refiner U-Net (conditioned on the label, the extractor's stage
-activations and the mixture). Shapes: ``x (B, 1, L)``, ``sigma`` a scalar or ``(B,)``;
-the result is ``(B, 1, L)``.
+activations and the mixture). The paper's anchor is ``a = 0`` (the network denoises the
+stem); with ``a = x_det`` (core/METHOD.md section 4a) it denoises the extractor's error
+``x - x_det``, whose scale ``sigma_data`` is then the error's, and a network whose output
+layer is zero (:func:`zero_output_layer`) returns ``x_det + c_skip (x - x_det)``: exactly
+``x_det`` at ``x = x_det``, and x_det on average over the noise. With a U-Net extractor
+the refiner's output stage would add x_det a second time (its last stage feature is
+x_det itself), so an anchored denoiser passes zeros for that one feature.
+Shapes: ``x (B, 1, L)``, ``sigma`` a scalar or ``(B,)``, ``anchor (B, 1, L)``; the
+result is ``(B, 1, L)``.
 
 - :class:`EDMDenoiser` (Karras et al. 2022, table 1; core/METHOD.md section 4): the teacher.
 - :class:`ConsistencyDenoiser` (Song et al. 2023, appendix C; core/METHOD.md section 5): the
@@ -87,6 +97,7 @@ class _Preconditioned(nn.Module):
         features: Sequence[torch.Tensor] | None = None,
         mixture: torch.Tensor | None = None,
         condition: torch.Tensor | None = None,
+        anchor: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``D(x, sigma)``.
 
@@ -97,18 +108,24 @@ class _Preconditioned(nn.Module):
             features: the extractor's stage activations, added inside the U-Net.
             mixture: ``(B, 1, L)`` mixture, added at the U-Net's input.
             condition: ``(B, k, L)`` extra input channels (a band-split extractor's x_det).
+            anchor: ``(B, 1, L)`` what the denoiser works around (x_det), or None for 0.
         """
         sigma = _per_sample(sigma, x)
         c_skip, c_out, c_in = self.coefficients(sigma)
+        centred = x if anchor is None else x - anchor
+        if anchor is not None and features is not None:
+            features = [*features[:-1], torch.zeros_like(features[-1])]
         raw = self.net(
-            c_in * x,
+            c_in * centred,
             labels,
             c_noise=c_noise(sigma).reshape(-1),
             features=features,
             mixture=mixture,
             condition=condition,
         )
-        out = c_skip * x + c_out * raw.to(x.dtype)
+        out = c_skip * centred + c_out * raw.to(x.dtype)
+        if anchor is not None:
+            out = out + anchor
         return out.clamp(-1, 1) if self.clamp else out
 
 
@@ -141,3 +158,17 @@ class ConsistencyDenoiser(_Preconditioned):
 
     def coefficients(self, sigma):
         return consistency_coefficients(sigma, self.sigma_data, self.eps)
+
+
+def zero_output_layer(unet: nn.Module) -> None:
+    """Make a U-Net's output exactly zero for any input: its last residual block (the
+    unpatcher's) has its second convolution and its shortcut set to zero. Gradients
+    still reach both (their inputs are not zero), so training starts at once; the rest
+    of the network keeps its weights (random, or warm-started from the extractor)."""
+    block = unet.unpatcher.block
+    for layer in (block.conv2, block.shortcut):
+        if isinstance(layer, nn.Conv1d):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        else:  # an identity shortcut cannot be zeroed
+            raise ValueError("the U-Net's output block has an identity shortcut; cannot zero it")

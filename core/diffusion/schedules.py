@@ -5,6 +5,8 @@ Every schedule is a 1-D float32 tensor of noise levels sigma, from high to low.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from core.diffusion.constants import RHO, SIGMA_MIN
@@ -65,3 +67,31 @@ def lognormal_sigmas(
     """
     normal = torch.randn(batch, generator=generator, device=generator.device)
     return (p_mean + p_std * normal).exp()
+
+
+def truncated_lognormal_sigmas(
+    batch: int,
+    generator: torch.Generator,
+    p_mean: float,
+    p_std: float,
+    sigma_low: float,
+    sigma_high: float,
+) -> torch.Tensor:
+    """``ln sigma ~ N(p_mean, p_std^2)`` restricted to ``[sigma_low, sigma_high]``.
+
+    Inverse-CDF sampling: with ``a = Phi((ln sigma_low - p_mean) / p_std)`` and ``b`` the
+    same for ``sigma_high``, ``u ~ U(a, b)`` and ``sigma = exp(p_mean + p_std Phi^-1(u))``,
+    so the density keeps the log-normal's shape inside the range and is zero outside
+    (no mass piles up at the ends, as clamping would do). Used when the refiner only
+    needs the noise levels its sampling starts from (core/METHOD.md section 4a).
+
+    Drawn on the generator's device. Returns ``(batch,)`` float32 in the closed range.
+    """
+    if not 0 < sigma_low < sigma_high:
+        raise ValueError(f"need 0 < sigma_low < sigma_high, got {sigma_low}, {sigma_high}")
+    low = torch.special.ndtr(torch.tensor((math.log(sigma_low) - p_mean) / p_std, dtype=torch.float64))
+    high = torch.special.ndtr(torch.tensor((math.log(sigma_high) - p_mean) / p_std, dtype=torch.float64))
+    uniform = torch.rand(batch, generator=generator, device=generator.device, dtype=torch.float64)
+    normal = torch.special.ndtri(low + (high - low) * uniform.cpu()).to(uniform.device)
+    sigmas = (p_mean + p_std * normal).exp().clamp(sigma_low, sigma_high)
+    return sigmas.to(torch.float32)

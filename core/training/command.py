@@ -23,6 +23,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from core.devices import DEVICE_NAMES
+from core.diffusion.constants import ANCHORS
 from core.errors import ConfigError, StemforgeError
 from core.nn.architectures import ARCHITECTURES
 from core.training.config import (
@@ -31,8 +32,8 @@ from core.training.config import (
     SHORT_SEGMENT_SECONDS,
     STAGES,
     TrainingConfig,
-    config_class,
 )
+from core.training.resolved import config_class
 from core.training.runs import CHECKPOINT_FILE, read_run_config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -81,6 +82,18 @@ OPTIONS: dict[str, dict] = {
     "l1snr_weight": {"metavar": "W", "help": "weight of the l1_stft loss's L1-SNR term"},
     "init_from": {"metavar": "RUN", "path": True,
                   "help": "start from the EMA weights of this extractor run (fine-tuning)"},
+    "anchor": {"choices": ANCHORS,
+               "help": "what the refiner denoises around: x_det (the extractor's error) or zero "
+                       "(the stem itself, the paper's)"},
+    "sigma_data": {"type": float, "metavar": "S",
+                   "help": "scale of what the refiner denoises",
+                   "default_text": "0.05 around x_det, 0.2 around zero"},
+    "sigma_train_range": {"nargs": 2, "type": float, "metavar": ("LOW", "HIGH"),
+                          "help": "train only on noise levels in this range (the log-normal restricted to it)"},
+    "warm_start": {"help": "start the refiner from the extractor's weights where shapes match"},
+    "predictive_weight": {"metavar": "W",
+                          "help": "weight of the loss on the student's one-step output from x_det "
+                                  "(waveform L1 + multi-resolution STFT)"},
     "k_max": {"metavar": "K", "help": "most teacher Heun steps per distillation step"},
     "device": {"choices": DEVICE_NAMES, "help": "where to train; cuda uses bf16 autocast"},
     "seed": {"metavar": "K", "help": "seed of weights, crops and noise"},
@@ -109,7 +122,9 @@ def _add_option(parser: argparse.ArgumentParser, stage: str, name: str, spec: di
     for key in ("metavar", "choices", "nargs"):
         if key in spec:
             kwargs[key] = spec[key]
-    if spec.get("path"):
+    if isinstance(default, bool):
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif spec.get("path"):
         kwargs["type"] = Path
     elif "choices" not in spec:
         kwargs["type"] = spec.get("type", type(default))

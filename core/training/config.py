@@ -1,7 +1,10 @@
-"""Training configuration: one frozen dataclass per stage, one source of defaults.
+"""Training configuration: the fields every stage shares, and the extractor's.
 
-Every default of the three training stages (core/METHOD.md sections 3-5) lives here, as a
-dataclass field default. The command line and the tests only override fields with
+Every default of the three training stages (core/METHOD.md sections 3-5) is a dataclass
+field default: here for the shared fields and the extractor, in
+:mod:`core.training.refiner_config` for the teacher and the student;
+:mod:`core.training.resolved` ties a stage's fields to the architecture and crop length
+of one run. The command line and the tests only override fields with
 :func:`dataclasses.replace`; a run writes its resolved configuration (these fields plus
 what was derived from them: the U-Net architecture and the segment length in samples)
 to ``RUN/config.json`` before its first step, and a resumed run checks that the fields
@@ -20,15 +23,6 @@ Numbers that are not the paper's, and why (core/METHOD.md section 8 collects the
   run (a few thousand steps) would still carry ``0.999 ** t`` of the random
   initialisation (37 % after 1000 steps). The distillation target starts from the
   trained teacher, so it uses the paper's constant 0.999 from the first step.
-- distillation ``lr = 1e-4`` (paper: 1e-5, RAdam): the paper's rate is for a 405 M
-  parameter network trained for days; ``lite`` has about 70x fewer parameters (``tiny``
-  thousands of times fewer) and a CPU hour is under a thousand distillation steps, in
-  which 1e-5 barely moves the student away from the teacher. RAdam's rectified warm-up keeps the
-  first steps of the larger rate stable. *tune*: record the choice in the model card.
-- distillation ``k_max = 4`` (paper: 17): each step runs ``k`` Heun steps of the teacher
-  (2 network passes each) without gradients; with P(k) proportional to k the mean is
-  ``E[k] = (2 k_max + 1) / 3``, so 17 costs about 23 teacher passes per step and 4
-  about 6. Fewer teacher steps per distillation step keep a CPU step affordable. *tune*.
 - extractor ``loss = "snr"`` (an option; the paper's MSE stays the default): on CPU
   budgets MSE learned the loud stems (drums) and predicted quiet ones (guitar, often
   10-20 dB under the mix) as near-silence, which costs MSE almost nothing. The
@@ -40,15 +34,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from core.diffusion.constants import RHO, SIGMA_DATA, SIGMA_MIN
 from core.errors import ConfigError
-from core.instruments import MODEL_SAMPLE_RATE
-from core.nn.architectures import (
-    ARCHITECTURES,
-    Architecture,
-    architecture_from_dict,
-    get_architecture,
-)
+from core.nn.architectures import ARCHITECTURES
 
 STAGES: tuple[str, ...] = ("extractor", "diffusion", "distill")
 
@@ -77,7 +64,7 @@ class TrainingConfig:
             ``bandsplit-lite``); the refiner and the student take the extractor run's
             architecture instead.
         segment_seconds: training crop length; rounded to the nearest multiple of the
-            architecture's hop (at least one hop), see :func:`segment_samples`. None:
+            architecture's hop (at least one hop), see :func:`core.training.resolved.segment_samples`. None:
             :data:`DEFAULT_SEGMENT_SECONDS`, or the short crop of the test-sized
             architectures (:data:`SHORT_SEGMENT_SECONDS`).
         batch: crops per optimiser step, over all processes together (each of W
@@ -244,186 +231,12 @@ class ExtractorConfig(TrainingConfig):
         return data
 
 
-@dataclass(frozen=True)
-class DiffusionConfig(TrainingConfig):
-    """Stage 2 (core/METHOD.md section 4): the EDM teacher on the clean target.
-
-    Attributes:
-        extractor: the finished extractor run folder (frozen; gives the architecture).
-        sigma_data: EDM's sigma_data.
-        p_mean, p_std: ln(sigma) ~ N(p_mean, p_std^2) for the training noise levels.
-        validation_steps, validation_sigma_max: the Euler sampler used to score the EMA
-            teacher on the validation crops (starting from x_det + sigma_max * z).
-    """
-
-    extractor: str = ""
-    sigma_data: float = SIGMA_DATA
-    p_mean: float = -3.0
-    p_std: float = 1.0
-    validation_steps: int = 8
-    validation_sigma_max: float = 0.01
-
-    stage = "diffusion"
-
-    def problems(self) -> list[str]:
-        problems = super().problems()
-        if not self.extractor:
-            problems.append("the extractor run folder is required")
-        if not self.sigma_data > 0 or not self.p_std > 0:
-            problems.append("sigma_data and p_std must be > 0")
-        if self.validation_steps < 1 or not self.validation_sigma_max > 0:
-            problems.append("validation_steps must be >= 1 and validation_sigma_max > 0")
-        return problems
-
-
-@dataclass(frozen=True)
-class DistillConfig(TrainingConfig):
-    """Stage 3 (core/METHOD.md section 5): consistency distillation of the teacher.
-
-    Attributes:
-        extractor, teacher: the finished extractor and diffusion run folders.
-        sigma_data, p_mean, p_std: as for the teacher (the EDM denoising loss term).
-        num_sigmas, sigma_max, sigma_min, rho: the Karras discretisation grid
-            (N = 18 sigmas from 10 down to 1e-4, rho 9); sigma_min is also the
-            boundary epsilon of the consistency parametrisation.
-        k_max: teacher steps per distillation step are k in 1..k_max with P(k) ~ k
-            (the paper: 1..17 = N - 1; see the module doc for the CPU default).
-        consistency_weight, denoising_weight: the 1:1 sum of the two losses.
-        validation_steps, validation_sigma_max: multistep consistency sampling used to
-            score the EMA student (the paper's 1-step operating point by default).
-    """
-
-    extractor: str = ""
-    teacher: str = ""
-    optimizer: str = "radam"
-    ema_warmup: bool = False
-    sigma_data: float = SIGMA_DATA
-    p_mean: float = -3.0
-    p_std: float = 1.0
-    num_sigmas: int = 18
-    sigma_max: float = 10.0
-    sigma_min: float = SIGMA_MIN
-    rho: float = RHO
-    k_max: int = 4
-    consistency_weight: float = 1.0
-    denoising_weight: float = 1.0
-    validation_steps: int = 1
-    validation_sigma_max: float = 0.0124
-
-    stage = "distill"
-
-    def problems(self) -> list[str]:
-        problems = super().problems()
-        if not self.extractor or not self.teacher:
-            problems.append("the extractor and teacher run folders are required")
-        if self.num_sigmas < 2:
-            problems.append(f"num_sigmas must be >= 2, got {self.num_sigmas}")
-        if not 1 <= self.k_max <= self.num_sigmas - 1:
-            problems.append(f"k_max must be in 1..{self.num_sigmas - 1}, got {self.k_max}")
-        if not 0 < self.sigma_min < self.sigma_max:
-            problems.append("need 0 < sigma_min < sigma_max")
-        if not self.sigma_data > 0 or not self.p_std > 0:
-            problems.append("sigma_data and p_std must be > 0")
-        if self.validation_steps < 1 or not self.validation_sigma_max > self.sigma_min:
-            problems.append("validation_steps must be >= 1 and validation_sigma_max > sigma_min")
-        return problems
-
-
-CONFIG_CLASSES: dict[str, type[TrainingConfig]] = {
-    "extractor": ExtractorConfig,
-    "diffusion": DiffusionConfig,
-    "distill": DistillConfig,
-}
-
-
-def config_class(stage: str) -> type[TrainingConfig]:
-    """The configuration class of a stage name."""
-    try:
-        return CONFIG_CLASSES[stage]
-    except KeyError:
-        raise ConfigError(f"unknown training stage {stage!r}; choose from {', '.join(STAGES)}") from None
-
-
-def segment_samples(seconds: float, hop: int, sample_rate: int = MODEL_SAMPLE_RATE) -> int:
-    """Crop length in samples: ``seconds * sample_rate`` rounded to the nearest multiple of
-    ``hop`` (at least one hop), so the U-Net can take it."""
-    return max(1, round(seconds * sample_rate / hop)) * hop
-
-
-@dataclass(frozen=True)
-class ResolvedConfig:
-    """A stage configuration plus what was derived from it for one run.
-
-    Attributes:
-        config: the stage's fields.
-        net: the architecture actually trained (the extractor run's for the refiners, who
-            train its refiner U-Net).
-        segment_samples: the crop length L in samples (a multiple of ``net.hop``).
-        world_size: number of distributed processes.
-    """
-
-    config: TrainingConfig
-    net: Architecture
-    segment_samples: int
-    world_size: int = 1
-
-    @property
-    def stage(self) -> str:
-        return self.config.stage
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "stage": self.stage,
-            "config": self.config.to_dict(),
-            "net": self.net.to_dict(),
-            "segment_samples": self.segment_samples,
-            "world_size": self.world_size,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ResolvedConfig:
-        try:
-            return cls(
-                config=config_class(data["stage"]).from_dict(data["config"]),
-                net=architecture_from_dict(data["net"]),
-                segment_samples=int(data["segment_samples"]),
-                world_size=int(data.get("world_size", 1)),
-            )
-        except (KeyError, TypeError, ValueError) as error:
-            raise ConfigError(f"malformed run configuration ({error})") from None
-
-
-def resolve(config: TrainingConfig, net: Architecture | None = None, world_size: int = 1) -> ResolvedConfig:
-    """Derive the architecture and crop length of a run.
-
-    Args:
-        config: the stage configuration.
-        net: the architecture to use instead of the one named ``config.net`` (the refiners pass
-            the extractor run's).
-        world_size: distributed processes; ``config.batch`` must be a multiple of it.
-    """
-    net = net if net is not None else get_architecture(config.net)
-    if config.batch % world_size:
-        raise ConfigError(
-            f"batch {config.batch} must be a multiple of the number of processes {world_size}"
-        )
-    return ResolvedConfig(config, net, segment_samples(config.crop_seconds, net.hop), world_size)
-
-
-def mean_teacher_steps(k_max: int) -> float:
-    """E[k] for P(k) ~ k on 1..k_max: ``sum k^2 / sum k = (2 k_max + 1) / 3``."""
-    return (2 * k_max + 1) / 3
-
-
 __all__ = [
+    "DEFAULT_SEGMENT_SECONDS",
+    "DEFAULT_STFT_SIZES",
+    "EXTRACTOR_LOSSES",
+    "SHORT_SEGMENT_SECONDS",
     "STAGES",
-    "DiffusionConfig",
-    "DistillConfig",
     "ExtractorConfig",
-    "ResolvedConfig",
     "TrainingConfig",
-    "config_class",
-    "mean_teacher_steps",
-    "resolve",
-    "segment_samples",
 ]

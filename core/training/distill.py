@@ -3,7 +3,8 @@
 Song et al. 2023 (consistency distillation) with the teacher's Heun solver over k grid
 steps, as in the paper:
 
-    grid   sigma_0 > ... > sigma_{N-1}: N = 18 Karras levels from 10 to 1e-4, rho 9
+    grid   sigma_0 > ... > sigma_{N-1}: N = 18 Karras levels from sigma_max (0.5; the
+           paper's 10) to 1e-4, rho 9
     k ~ P(k) = k / sum(1..k_max),   k in 1..k_max       (one k per step, all ranks agree)
     n ~ U{0, ..., N-1-k}                                 (one per crop)
     x_t = x + sigma_n z
@@ -11,15 +12,21 @@ steps, as in the paper:
               sigma_{n+k}, through the grid (no gradient)
     L_cons  = mean( (f_student(x_t, sigma_n) - f_EMA(x_{n+k}, sigma_{n+k}))^2 )
     L_edm   = mean( lambda(s) (f_student(x + s n', s) - x)^2 ),  ln s ~ N(P_mean, P_std^2)
-    loss    = w_cons L_cons + w_edm L_edm                 (1 : 1)
+              (restricted to sigma_train_range)
+    L_pred  = L1(y, x) + MRSTFT(y, x),  y = clamp(f_student(x_det + s' n'', s'), -1, 1),
+              s' drawn like s: the one-step output the ``fast`` preset returns
+    loss    = w_cons L_cons + w_edm L_edm + w_pred L_pred   (1 : 1 : 1)
 
-f is the consistency parametrisation (``ConsistencyDenoiser``: f(x, eps) = x with eps =
-sigma_min); the student starts as a copy of the teacher's EMA U-Net and the target f_EMA
-is the loop's EMA of the student (decay 0.999, no warm-up). The teacher, the student and
-the target all get the frozen extractor's stage activations and the mixture. RAdam.
+f is the consistency parametrisation around the teacher's anchor a (``ConsistencyDenoiser``:
+f(x, sigma) = a + c_skip (x - a) + c_out F, with f(x, eps) = x, eps = sigma_min); the
+student starts as a copy of the teacher's EMA U-Net and the target f_EMA is the loop's
+EMA of the student (decay 0.999, no warm-up). The teacher, the student and the target
+all get the frozen extractor's stage activations and the mixture. RAdam. L_pred is not
+the paper's (core/METHOD.md section 5a): it scores what the product returns, so that one
+step learns to beat x_det rather than only to agree with a teacher that may not.
 
-The two student evaluations run as one forward pass over the concatenated batch
-(``2B`` items), as DistributedDataParallel expects one forward per backward.
+The student evaluations run as one forward pass over the concatenated batch (``2B``
+items, ``3B`` with L_pred), as DistributedDataParallel expects one forward per backward.
 
 Validation: multistep consistency sampling of the EMA student (``validation_steps``
 steps from ``x_det + validation_sigma_max * z``).
@@ -38,13 +45,21 @@ from torch.nn import functional as F
 
 from core.diffusion.preconditioning import ConsistencyDenoiser, EDMDenoiser
 from core.diffusion.samplers import consistency_sampler, draw_noise, heun_step
-from core.diffusion.schedules import consistency_sigmas, karras_sigmas, lognormal_sigmas
+from core.diffusion.schedules import consistency_sigmas, karras_sigmas
 from core.errors import ConfigError
 from core.nn.extractors import Conditioning, repeat_conditioning
 from core.training.batches import Batch, StepGenerators
-from core.training.config import DistillConfig, ResolvedConfig
-from core.training.diffusion import ExtractorFeatures, edm_denoising_loss, frozen
+from core.training.diffusion import (
+    ExtractorFeatures,
+    anchor_of,
+    edm_denoising_loss,
+    frozen,
+    training_sigmas,
+)
 from core.training.loop import RunResult, run_stage
+from core.training.losses import multi_resolution_stft_loss
+from core.training.refiner_config import DistillConfig
+from core.training.resolved import ResolvedConfig
 from core.training.runs import open_run
 
 
@@ -72,9 +87,9 @@ class DistillStage:
         config: DistillConfig = resolved.config
         self.config = config
         self.extractor = ExtractorFeatures(extractor, device)
-        self.teacher = frozen(EDMDenoiser(copy.deepcopy(teacher), config.sigma_data), device)
+        self.teacher = frozen(EDMDenoiser(copy.deepcopy(teacher), config.data_scale), device)
         student = copy.deepcopy(teacher).train().requires_grad_(True)
-        self.network = ConsistencyDenoiser(student, config.sigma_data, eps=config.sigma_min).to(device)
+        self.network = ConsistencyDenoiser(student, config.data_scale, eps=config.sigma_min).to(device)
         self.sigmas = karras_sigmas(
             config.num_sigmas, config.sigma_max, config.sigma_min, config.rho
         ).to(device)
@@ -82,13 +97,13 @@ class DistillStage:
 
     def teacher_trajectory(
         self, x: torch.Tensor, start: torch.Tensor, k: int, batch: Batch,
-        conditioning: Conditioning,
+        conditioning: Conditioning, anchor: torch.Tensor | None,
     ) -> torch.Tensor:
         """Move ``x (B, 1, L)`` from ``sigmas[start]`` to ``sigmas[start + k]`` with k Heun
         steps of the teacher (``start (B,)`` grid indices)."""
 
         def denoiser(y: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-            return self.teacher(y, sigma, batch.labels, mixture=batch.mixture, **conditioning)
+            return self.teacher(y, sigma, batch.labels, mixture=batch.mixture, anchor=anchor, **conditioning)
 
         for j in range(k):
             x = heun_step(denoiser, x, self.sigmas[start + j], self.sigmas[start + j + 1])
@@ -101,7 +116,8 @@ class DistillStage:
         size = len(batch)
         local = generators.local
         device = batch.target.device
-        _, conditioning = self.extractor(batch)
+        x_det, conditioning = self.extractor(batch)
+        anchor = anchor_of(config, x_det)
 
         k = int(torch.multinomial(self.k_probabilities, 1, generator=generators.shared)) + 1
         start = torch.randint(0, config.num_sigmas - k, (size,), generator=local, device=local.device)
@@ -109,42 +125,57 @@ class DistillStage:
         sigma_n, sigma_nk = self.sigmas[start], self.sigmas[start + k]
         x_t = batch.target + sigma_n.reshape(-1, 1, 1) * draw_noise(batch.target, local)
         with torch.no_grad():
-            x_nk = self.teacher_trajectory(x_t, start, k, batch, conditioning)
-            target = ema(x_nk, sigma_nk, batch.labels, mixture=batch.mixture, **conditioning)
+            x_nk = self.teacher_trajectory(x_t, start, k, batch, conditioning, anchor)
+            target = ema(x_nk, sigma_nk, batch.labels, mixture=batch.mixture, anchor=anchor, **conditioning)
 
-        sigma_d = lognormal_sigmas(size, local, config.p_mean, config.p_std).to(device)
-        sigma_d = sigma_d.clamp_min(config.sigma_min)
+        sigma_d = training_sigmas(config, size, local).to(device).clamp_min(config.sigma_min)
         x_d = batch.target + sigma_d.reshape(-1, 1, 1) * draw_noise(batch.target, local)
-
-        twice = lambda t: torch.cat([t, t])  # noqa: E731
-        both = network(
-            torch.cat([x_t, x_d]),
-            torch.cat([sigma_n, sigma_d]),
-            twice(batch.labels),
-            mixture=twice(batch.mixture),
-            **repeat_conditioning(conditioning, 2),
+        inputs, sigmas = [x_t, x_d], [sigma_n, sigma_d]
+        predictive = config.predictive_weight > 0
+        if predictive:
+            sigma_p = training_sigmas(config, size, local).to(device).clamp_min(config.sigma_min)
+            inputs.append(x_det + sigma_p.reshape(-1, 1, 1) * draw_noise(x_det, local))
+            sigmas.append(sigma_p)
+        times = len(inputs)
+        repeat = lambda t: None if t is None else torch.cat([t] * times)  # noqa: E731
+        outputs = network(
+            torch.cat(inputs),
+            torch.cat(sigmas),
+            repeat(batch.labels),
+            mixture=repeat(batch.mixture),
+            anchor=repeat(anchor),
+            **repeat_conditioning(conditioning, times),
         )
-        f_t, f_d = both.float().chunk(2)
+        f_t, f_d, *rest = outputs.float().chunk(times)
         consistency = F.mse_loss(f_t, target.float())
-        denoising = edm_denoising_loss(f_d, batch.target, sigma_d, config.sigma_data)
+        denoising = edm_denoising_loss(f_d, batch.target, sigma_d, config.data_scale)
         loss = config.consistency_weight * consistency + config.denoising_weight * denoising
         parts = {
             "loss_consistency": consistency.detach(),
             "loss_denoising": denoising.detach(),
             "teacher_steps": torch.tensor(float(k)),
         }
+        if predictive:
+            one_step = rest[0].clamp(-1, 1)
+            target_stem = batch.target.float()
+            prediction = F.l1_loss(one_step, target_stem) + multi_resolution_stft_loss(
+                one_step, target_stem, config.predictive_stft_sizes
+            )
+            loss = loss + config.predictive_weight * prediction
+            parts["loss_predictive"] = prediction.detach()
         return loss, parts
 
     @torch.no_grad()
     def estimate(self, ema: nn.Module, batch: Batch, generator: torch.Generator) -> torch.Tensor:
         config = self.config
         x_det, conditioning = self.extractor(batch)
+        anchor = anchor_of(config, x_det)
         sigmas = consistency_sigmas(
             config.validation_steps, config.validation_sigma_max, config.sigma_min, config.rho
         )
 
         def student(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-            return ema(x, sigma, batch.labels, mixture=batch.mixture, **conditioning)
+            return ema(x, sigma, batch.labels, mixture=batch.mixture, anchor=anchor, **conditioning)
 
         return consistency_sampler(student, x_det.float(), sigmas, generator, eps=config.sigma_min)
 
@@ -162,7 +193,13 @@ def train_distill(
             f"({extractor_run.path})"
         )
     extractor, teacher = extractor_run.unet(), teacher_run.unet()
-    config = replace(config, net=extractor_run.resolved.config.net)
+    taught = teacher_run.resolved.config
+    config = replace(
+        config,
+        net=extractor_run.resolved.config.net,
+        anchor=taught.anchor,
+        sigma_data=taught.data_scale,
+    )
     return run_stage(
         config,
         lambda resolved, device: DistillStage(resolved, extractor, teacher, device),

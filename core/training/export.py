@@ -22,7 +22,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from core.errors import ConfigError, StemforgeError
-from core.training.config import DistillConfig
+from core.training.refiner_config import DistillConfig, RefinerConfig
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -131,8 +131,9 @@ def export_bundle(
         "data": extractor.resolved.config.data,
         "stages": {name: describe_stage(run) for name, run in runs.items()},
     }
-    defaults = {f.name: f.default for f in fields(DistillConfig)}
     distill = student.resolved.config if student is not None else None
+    teacher_config = teacher.resolved.config if teacher is not None else None
+    refiner = distill or teacher_config
     return save_bundle(
         out,
         bundle_id=bundle_id,
@@ -142,15 +143,27 @@ def export_bundle(
         student=student.unet() if student is not None else None,
         teacher=teacher.unet() if teacher is not None else None,
         presets=presets,
-        diffusion={
-            name: getattr(distill, name) if distill is not None else defaults[name]
-            for name in ("sigma_data", "sigma_min", "rho")
-        },
+        diffusion=diffusion_constants(refiner),
         metrics=metrics,
         training_data=training_data,
         dtype=torch.float16 if fp16 else torch.float32,
         overwrite=overwrite,
     )
+
+
+def diffusion_constants(refiner: RefinerConfig | None) -> dict:
+    """The bundle's ``diffusion`` table for a refiner run's configuration (the student's,
+    else the teacher's): its anchor, the scale it denoises and the student's grid ends;
+    empty (the bundle's defaults) without a refiner (a draft-only bundle)."""
+    if refiner is None:
+        return {}
+    distill_defaults = {f.name: f.default for f in fields(DistillConfig)}
+    return {
+        "anchor": refiner.anchor,
+        "sigma_data": refiner.data_scale,
+        "sigma_min": getattr(refiner, "sigma_min", distill_defaults["sigma_min"]),
+        "rho": getattr(refiner, "rho", distill_defaults["rho"]),
+    }
 
 
 def run(args: argparse.Namespace) -> int:

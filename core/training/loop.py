@@ -46,7 +46,7 @@ from core.training.checkpoint import (
     rng_states,
     save_checkpoint,
 )
-from core.training.config import ResolvedConfig, TrainingConfig, resolve
+from core.training.config import TrainingConfig
 from core.training.distributed import (
     Distributed,
     any_rank,
@@ -56,6 +56,7 @@ from core.training.distributed import (
     teardown,
 )
 from core.training.ema import EMA
+from core.training.resolved import ResolvedConfig, resolve
 from core.training.runs import (
     CHECKPOINT_FILE,
     LOG_FILE,

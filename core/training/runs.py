@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from core.errors import ConfigError
 from core.fileio import write_text_atomic
-from core.training.config import ResolvedConfig
+from core.training.resolved import ResolvedConfig
 
 if TYPE_CHECKING:
     import torch

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from core.bundle import DEFAULT_DIFFUSION
 from core.diffusion import constants, preconditioning, samplers, schedules
-from core.training.config import DiffusionConfig, DistillConfig
+from core.training.refiner_config import DiffusionConfig, DistillConfig
 
 REPOSITORY = Path(__file__).resolve().parents[3]
 
@@ -21,9 +21,10 @@ def test_every_user_takes_them_from_the_constants_module():
     assert preconditioning.SIGMA_DATA is constants.SIGMA_DATA
     assert schedules.SIGMA_MIN is samplers.SIGMA_MIN is constants.SIGMA_MIN
     assert schedules.RHO is constants.RHO
-    distill = DistillConfig(data="d", extractor="e", teacher="t")
-    assert (distill.sigma_data, distill.sigma_min, distill.rho) == (0.2, 1e-4, 9.0)
-    assert DiffusionConfig(data="d", extractor="e").sigma_data == 0.2
+    distill = DistillConfig(data="d", extractor="e", teacher="t", anchor="zero")
+    assert (distill.data_scale, distill.sigma_min, distill.rho) == (0.2, 1e-4, 9.0)
+    assert DiffusionConfig(data="d", extractor="e", anchor="zero").data_scale == 0.2
+    assert DiffusionConfig(data="d", extractor="e").data_scale is constants.RESIDUAL_SIGMA_DATA
     assert (DEFAULT_DIFFUSION["sigma_data"], DEFAULT_DIFFUSION["sigma_min"], DEFAULT_DIFFUSION["rho"]) == (
         0.2, 1e-4, 9.0,
     )

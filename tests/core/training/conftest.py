@@ -7,7 +7,8 @@ import torch
 from toy_data import ToyStems  # noqa: E402  (tests/core/training is on sys.path)
 
 from core.training.batches import Batch, collate
-from core.training.config import ExtractorConfig, resolve
+from core.training.config import ExtractorConfig
+from core.training.resolved import resolve
 
 
 @pytest.fixture(autouse=True)

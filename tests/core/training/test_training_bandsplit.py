@@ -17,10 +17,12 @@ from core.nn.architectures import get_architecture
 from core.nn.bandsplit import BandSplitNet
 from core.nn.extractors import build_extractor, build_refiner
 from core.training import command, export
-from core.training.config import DiffusionConfig, DistillConfig, ExtractorConfig, resolve
+from core.training.config import ExtractorConfig
 from core.training.diffusion import DiffusionStage
 from core.training.distill import DistillStage
 from core.training.extractor import ExtractorStage
+from core.training.refiner_config import DiffusionConfig, DistillConfig
+from core.training.resolved import resolve
 
 CPU = torch.device("cpu")
 BANDSPLIT = "bandsplit-tiny"

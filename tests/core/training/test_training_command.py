@@ -7,7 +7,7 @@ from dataclasses import fields
 from test_training_end_to_end import parse
 
 from core.training import command
-from core.training.config import CONFIG_CLASSES
+from core.training.resolved import CONFIG_CLASSES
 
 
 def test_every_option_names_a_configuration_field():

@@ -9,14 +9,9 @@ import pytest
 
 from core.errors import ConfigError
 from core.nn.config import CONFIGS
-from core.training.config import (
-    DiffusionConfig,
-    DistillConfig,
-    ExtractorConfig,
-    mean_teacher_steps,
-    resolve,
-    segment_samples,
-)
+from core.training.config import ExtractorConfig
+from core.training.refiner_config import DiffusionConfig, DistillConfig
+from core.training.resolved import mean_teacher_steps, resolve, segment_samples
 from core.training.runs import check_resumable, read_run_config, write_run_config
 
 
@@ -25,10 +20,16 @@ def test_defaults_follow_the_method():
     assert (extractor.optimizer, extractor.lr, extractor.betas) == ("adam", 1e-4, (0.9, 0.99))
     diffusion = DiffusionConfig(data="d", extractor="e")
     assert (diffusion.optimizer, diffusion.lr) == ("adam", 1e-4)
-    assert (diffusion.p_mean, diffusion.p_std, diffusion.sigma_data) == (-3.0, 1.0, 0.2)
+    assert (diffusion.p_mean, diffusion.p_std) == (-3.0, 1.0)
+    # the refiners denoise the extractor's error (core/METHOD.md section 4a), on the noise
+    # levels sampling uses; the paper's anchor keeps the paper's scale
+    assert (diffusion.anchor, diffusion.data_scale, diffusion.sigma_train_range) == ("x_det", 0.05, (0.002, 0.5))
+    assert diffusion.warm_start
+    assert DiffusionConfig(data="d", extractor="e", anchor="zero").data_scale == 0.2
     distill = DistillConfig(data="d", extractor="e", teacher="t")
     assert distill.optimizer == "radam" and distill.ema_decay == 0.999 and not distill.ema_warmup
-    assert (distill.num_sigmas, distill.sigma_max, distill.sigma_min, distill.rho) == (18, 10.0, 1e-4, 9.0)
+    assert (distill.num_sigmas, distill.sigma_max, distill.sigma_min, distill.rho) == (18, 0.5, 1e-4, 9.0)
+    assert distill.predictive_weight == 1.0
     assert 1 <= distill.k_max < distill.num_sigmas - 1  # fewer teacher steps than the paper on CPU
     assert distill.consistency_weight == distill.denoising_weight == 1.0
     for config in (extractor, diffusion, distill):

@@ -11,9 +11,10 @@ from test_training_stages import losses_on_fixed_batch
 from tiny_runs import run
 
 from core.errors import ConfigError
-from core.training.config import ExtractorConfig, resolve
+from core.training.config import ExtractorConfig
 from core.training.extractor import ExtractorStage
 from core.training.losses import thresholded_snr_loss
+from core.training.resolved import resolve
 from core.training.runs import open_run
 
 CPU = torch.device("cpu")

@@ -10,9 +10,10 @@ import torch
 from test_training_stages import losses_on_fixed_batch
 
 from core.errors import ConfigError
-from core.training.config import ExtractorConfig, resolve
+from core.training.config import ExtractorConfig
 from core.training.extractor import ExtractorStage
 from core.training.losses import l1_snr_loss, l1_stft_loss, multi_resolution_stft_loss, stft
+from core.training.resolved import resolve
 
 CPU = torch.device("cpu")
 RATE = 22050

@@ -9,12 +9,13 @@ import torch
 
 from core.nn.unet import UNet
 from core.training.batches import StepGenerators
-from core.training.config import DiffusionConfig, DistillConfig, resolve
 from core.training.diffusion import DiffusionStage
 from core.training.distill import DistillStage, teacher_steps_distribution
 from core.training.ema import EMA
 from core.training.extractor import ExtractorStage
 from core.training.loop import make_optimizer
+from core.training.refiner_config import DiffusionConfig, DistillConfig
+from core.training.resolved import resolve
 
 CPU = torch.device("cpu")
 
@@ -61,9 +62,53 @@ def losses_on_fixed_batch(stage, resolved, batch, steps: int) -> list[float]:
 @pytest.mark.parametrize("stage_name", ["extractor", "diffusion", "distill"])
 def test_optimiser_steps_lower_the_loss_on_a_fixed_batch(stage_name, tiny_resolved, toy_batch):
     stage, resolved = build(stage_name, tiny_resolved)
-    losses = losses_on_fixed_batch(stage, resolved, toy_batch, steps=5)
+    # the anchored teacher starts with a zero output layer (it returns x_det), so its
+    # first steps only grow that layer: it needs a few more of them to show
+    steps = 10 if stage_name == "diffusion" else 5
+    losses = losses_on_fixed_batch(stage, resolved, toy_batch, steps=steps)
     assert all(after < before for before, after in zip(losses, losses[1:], strict=False)), losses
     assert losses[-1] < 0.98 * losses[0], losses
+
+
+def test_an_untrained_anchored_teacher_returns_x_det_and_learns_its_error(tiny_resolved, toy_batch):
+    stage, resolved = build("diffusion", tiny_resolved)
+    x_det, conditioning = stage.extractor(toy_batch)
+    sigma = torch.full((len(toy_batch),), 0.05)
+    denoised = stage.network(x_det, sigma, toy_batch.labels, mixture=toy_batch.mixture,
+                             anchor=x_det, **conditioning)
+    assert torch.equal(denoised, x_det)
+    noisy = x_det + 0.05 * torch.randn_like(x_det)
+    shrunk = stage.network(noisy, sigma, toy_batch.labels, mixture=toy_batch.mixture,
+                           anchor=x_det, **conditioning)
+    c_skip = 0.05**2 / (0.05**2 + stage.network.sigma_data**2)
+    torch.testing.assert_close(shrunk, x_det + c_skip * (noisy - x_det))
+    losses_on_fixed_batch(stage, resolved, toy_batch, steps=2)
+    moved = stage.network(x_det, sigma, toy_batch.labels, mixture=toy_batch.mixture,
+                          anchor=x_det, **conditioning)
+    assert not torch.equal(moved, x_det)
+
+
+def test_the_paper_anchor_keeps_the_paper_teacher(tiny_resolved):
+    base = {"data": "-", "net": "tiny", "segment_seconds": tiny_resolved.config.segment_seconds,
+            "batch": 4, "steps": 4, "anchor": "zero", "warm_start": False, "sigma_train_range": None}
+    resolved = resolve(DiffusionConfig(extractor="-", **base))
+    stage = DiffusionStage(resolved, tiny_unet(False, 1), CPU)
+    assert stage.network.sigma_data == 0.2
+    assert stage.network.net.unpatcher.block.shortcut.weight.abs().sum() > 0
+
+
+def test_warm_start_copies_the_extractor_where_shapes_match(tiny_resolved):
+    extractor = tiny_unet(False, 1)
+    stage, _ = build("diffusion", tiny_resolved)
+    refiner = stage.network.net.state_dict()
+    source = extractor.state_dict()
+    shared = [k for k in source if k in refiner and refiner[k].shape == source[k].shape]
+    assert len(shared) > 0.8 * len(source)
+    for key in shared:
+        if key.startswith("unpatcher.block.conv2") or key.startswith("unpatcher.block.shortcut"):
+            assert not refiner[key].any(), key
+        else:
+            assert torch.equal(refiner[key], source[key]), key
 
 
 def test_distill_loss_parts_and_teacher_step_count(tiny_resolved, toy_batch):
@@ -72,7 +117,9 @@ def test_distill_loss_parts_and_teacher_step_count(tiny_resolved, toy_batch):
     loss, parts = stage.loss(stage.network, EMA(stage.network, 0.999).module, toy_batch, generators)
     config = stage.config
     assert 1 <= parts["teacher_steps"] <= config.k_max
-    expected = config.consistency_weight * parts["loss_consistency"] + config.denoising_weight * parts["loss_denoising"]
+    expected = (config.consistency_weight * parts["loss_consistency"]
+                + config.denoising_weight * parts["loss_denoising"]
+                + config.predictive_weight * parts["loss_predictive"])
     torch.testing.assert_close(loss.detach(), expected)
 
 

@@ -7,12 +7,14 @@ import torch
 from toy_data import ToyStems
 
 from core.nn.unet import UNet
-from core.training.config import DiffusionConfig, DistillConfig, ExtractorConfig, resolve
+from core.training.config import ExtractorConfig
 from core.training.diffusion import DiffusionStage
 from core.training.distill import DistillStage
 from core.training.distributed import Distributed
 from core.training.extractor import ExtractorStage
 from core.training.loop import train
+from core.training.refiner_config import DiffusionConfig, DistillConfig
+from core.training.resolved import resolve
 
 CPU = Distributed(rank=0, world_size=1, device=torch.device("cpu"))
 SEGMENT = 256 / 22050
