@@ -280,7 +280,10 @@ def presets_from_manifest(manifest: Mapping) -> dict[str, Preset]:
             steps=int(row["steps"]),
             sigma_max=float(row.get("sigma_max", 0.0)),
             sampler=str(row.get("sampler", "consistency")),
+            gain_db=None if row.get("gain_db") is None else float(row["gain_db"]),
         )
+        if preset.gain_db is not None and not math.isfinite(preset.gain_db):
+            raise ValueError(f"preset {name!r}: gain_db must be a finite number")
         if not 0 <= preset.steps <= MAX_PRESET_STEPS or preset.sampler not in ("consistency", "teacher"):
             raise ValueError(f"preset {name!r}: bad steps (0 to {MAX_PRESET_STEPS}) or sampler")
         if not math.isfinite(preset.sigma_max) or preset.sigma_max < 0:

@@ -186,6 +186,7 @@ def add_models_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_models(args: argparse.Namespace) -> int:
     from core.bundle import describe_bundle, installed_bundles
+    from core.model import withheld_presets
 
     described = []
     for path in installed_bundles():
@@ -203,9 +204,13 @@ def run_models(args: argparse.Namespace) -> int:
         print(f"{info['id']}  ({info['path']})")
         print(f"  sample rate {info['sample_rate']} Hz, instruments {', '.join(info['instruments'])}, "
               f"{info['parameters'] / 1e6:.2f} M parameters")
+        withheld = withheld_presets({name: row.get("gain_db") for name, row in info["presets"].items()})
         for name, preset in info["presets"].items():
             sigma = preset.get("sigma_max", 0.0)
-            print(f"  preset {name:<9} steps {preset['steps']}  sigma_max {sigma:g}")
+            gain = preset.get("gain_db")
+            measured = "" if gain is None else f"  {gain:+.2f} dB over draft (validation)"
+            note = f"  [not offered: {withheld[name]}]" if name in withheld else ""
+            print(f"  preset {name:<9} steps {preset['steps']}  sigma_max {sigma:g}{measured}{note}")
         print(f"  sha256 {info['sha256']}")
     return EXIT_OK
 

@@ -7,7 +7,7 @@ refiner of core/METHOD.md implements it; tests use tiny stand-ins.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -24,12 +24,15 @@ class Preset:
     ``steps == 0`` means the deterministic extractor alone (draft); ``steps >= 1``
     means that many consistency steps starting from ``x_det + sigma_max * z``;
     ``sampler == "teacher"`` runs the diffusion teacher for ``steps`` Euler steps.
+    ``gain_db`` is its measured SI-SDRi gain over ``draft`` on validation data (written
+    by ``stemforge tune``), None when not measured.
     """
 
     name: str
     steps: int
     sigma_max: float
     sampler: str = "consistency"
+    gain_db: float | None = None
 
     @property
     def passes_per_stem(self) -> int:
@@ -39,6 +42,39 @@ class Preset:
 
 PRESET_ORDER: tuple[str, ...] = ("draft", "fast", "balanced", "best")
 """The product's presets, fastest first: the one list the CLI, the app and bundles use."""
+
+MIN_PRESET_GAIN_DB = 0.1
+"""A slower preset is offered only if it beats every faster one by this much (dB SI-SDRi
+on validation); otherwise it would cost time for nothing a listener can hear."""
+
+
+def withheld_presets(gains: Mapping[str, float | None]) -> dict[str, str]:
+    """The presets not to offer as a separate choice, each with the reason.
+
+    Args:
+        gains: preset name -> measured SI-SDRi gain over ``draft`` in dB (``draft`` is 0
+            by definition), or None when not measured; names outside
+            :data:`PRESET_ORDER` are ignored.
+
+    Returns:
+        name -> one sentence, for every preset of :data:`PRESET_ORDER` whose gain is not
+        at least :data:`MIN_PRESET_GAIN_DB` above the best gain of the faster presets.
+        Unmeasured presets are offered (nothing is known against them).
+    """
+    withheld: dict[str, str] = {}
+    best_name, best_gain = "draft", 0.0
+    for name in PRESET_ORDER[1:]:
+        gain = gains.get(name)
+        if name not in gains or gain is None:
+            continue
+        if gain < best_gain + MIN_PRESET_GAIN_DB:
+            withheld[name] = (
+                f"measured {gain:+.2f} dB over draft on validation, not {MIN_PRESET_GAIN_DB:g} dB "
+                f"better than {best_name} ({best_gain:+.2f} dB)"
+            )
+        else:
+            best_name, best_gain = name, gain
+    return withheld
 
 
 @runtime_checkable

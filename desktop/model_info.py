@@ -3,7 +3,8 @@
 Read from a bundle's manifest through :mod:`core.bundle` (imported lazily, so the
 window opens even when that module or any bundle is missing). A manifest's
 ``presets[name]`` may hold ``steps``, ``sigma_max`` and, once measured, ``rtf``
-(wall seconds per audio second) and ``si_sdri`` (dB); ``metrics`` may hold more.
+(wall seconds per audio second), ``si_sdri`` (dB) and ``gain_db`` (SI-SDRi gain over
+``draft`` on validation, from ``stemforge tune``); ``metrics`` may hold more.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.model import PRESET_ORDER
+from core.model import PRESET_ORDER, withheld_presets
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,8 @@ class ModelInfo:
     @classmethod
     def from_model(cls, model) -> ModelInfo:
         """Describe an already-loaded :class:`core.model.StemModel` (tests, custom loaders)."""
-        presets = {name: {"steps": p.steps, "sigma_max": p.sigma_max} for name, p in model.presets.items()}
+        presets = {name: {"steps": p.steps, "sigma_max": p.sigma_max, "gain_db": p.gain_db}
+                   for name, p in model.presets.items()}
         return cls(model_id=model.model_id, presets=presets,
                    details={"sha256": model.sha256, "sample_rate": model.sample_rate})
 
@@ -71,7 +73,14 @@ class ModelInfo:
             parts.append(f"{float(figures['rtf']):.2g}× realtime")
         if figures.get("si_sdri") is not None:
             parts.append(f"{float(figures['si_sdri']):+.1f} dB SI-SDRi")
+        if figures.get("gain_db") is not None and figures.get("steps"):
+            parts.append(f"{float(figures['gain_db']):+.2f} dB over draft")
         return " · ".join(parts)
+
+    def withheld_presets(self) -> dict[str, str]:
+        """Presets not offered as a separate choice, with the reason
+        (:func:`core.model.withheld_presets` on the measured gains)."""
+        return withheld_presets({name: figures.get("gain_db") for name, figures in self.presets.items()})
 
     def preset_names(self) -> list[str]:
         known = [name for name in PRESET_ORDER if not self.presets or name in self.presets]

@@ -171,12 +171,24 @@ class OptionsPanel(QWidget):
         current = self.preset.currentData()
         self.preset.blockSignals(True)
         self.preset.clear()
+        withheld = info.withheld_presets()
         for name in info.preset_names():
             self.preset.addItem(name.capitalize(), name)
-        index = self.preset.findData(current) if current else self.preset.findData("balanced")
-        self.preset.setCurrentIndex(max(index, 0))
+            if name in withheld:
+                _set_item_enabled(self.preset, self.preset.count() - 1, False,
+                                  f"Not offered: {withheld[name]}.")
+        self.preset.setCurrentIndex(self._offered_index(current or "balanced", withheld))
         self.preset.blockSignals(False)
         self._update_preset_summary()
+
+    def _offered_index(self, wanted: str, withheld: dict[str, str]) -> int:
+        """Index of ``wanted``, or of the nearest faster preset that is offered."""
+        names = [self.preset.itemData(i) for i in range(self.preset.count())]
+        if wanted in names:
+            for index in range(names.index(wanted), -1, -1):
+                if names[index] not in withheld:
+                    return index
+        return next((i for i, name in enumerate(names) if name not in withheld), 0)
 
     def _update_preset_summary(self) -> None:
         name = self.preset.currentData()
@@ -221,7 +233,7 @@ class OptionsPanel(QWidget):
             for name in INSTRUMENTS:
                 self.stem_chips[name].setChecked(name in options.stems)
             self.stem_chips[RESIDUAL_STEM].setChecked(options.residual)
-            self._select(self.preset, options.preset)
+            self.preset.setCurrentIndex(self._offered_index(options.preset, self._model_info.withheld_presets()))
             self._select(self.device, options.device if self._device_enabled(options.device) else "auto")
             self._select(self.format, options.format)
             self._select(self.bit_depth, options.bit_depth)

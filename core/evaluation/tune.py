@@ -3,8 +3,11 @@
 For every consistency preset of a bundle (fast: 1 step, balanced: 2, best: 4), the
 sigma_max of the grid maximising SI-SDRi (All, active stems) on the **validation**
 split is written into the manifest's presets table, with ``"tuned": true`` and the
-validation figure ``"si_sdri_validation"``; the whole curve goes to
-``metrics.sigma_max_tuning``. The test split is refused: tuning on it would make the
+validation figure ``"si_sdri_validation"`` and its gain over ``draft`` on the same windows,
+``"gain_db"`` (the ``draft`` row gets its own figure and a gain of 0); the app and
+``stemforge models`` show the gains, and a preset that does not beat every faster one by
+:data:`core.model.MIN_PRESET_GAIN_DB` is not offered as a separate choice. The whole curve
+goes to ``metrics.sigma_max_tuning``. The test split is refused: tuning on it would make the
 test figures optimistic.
 """
 
@@ -71,17 +74,23 @@ def apply_choices(manifest: dict, choices: dict[str, dict], sweep: SweepResult, 
                   data: str) -> dict:
     """A copy of ``manifest`` with the tuned sigma_max values, flags and the tuning curve."""
     updated = json.loads(json.dumps(manifest))
+    extractor = None if math.isnan(sweep.extractor) else round(sweep.extractor, 4)
     for name, choice in choices.items():
         row = updated["presets"][name]
         row["sigma_max"] = choice["sigma_max"]
         row["tuned"] = True
         row["si_sdri_validation"] = choice["si_sdri_validation"]
+        row["gain_db"] = None if extractor is None else round(choice["si_sdri_validation"] - extractor, 4)
+    for row in updated["presets"].values():
+        if int(row.get("steps", 0)) == 0 and extractor is not None:
+            row["si_sdri_validation"] = extractor
+            row["gain_db"] = 0.0
     metrics = updated.setdefault("metrics", {})
     metrics["sigma_max_tuning"] = {
         "split": split,
         "data": data,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "extractor_si_sdri_validation": None if math.isnan(sweep.extractor) else round(sweep.extractor, 4),
+        "extractor_si_sdri_validation": extractor,
         **sweep.to_dict(),
     }
     return updated

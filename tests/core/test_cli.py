@@ -97,6 +97,27 @@ def test_models_lists_installed_bundles(monkeypatch, tmp_path, capsys):
     assert "preset best" in capsys.readouterr().out
 
 
+def test_models_shows_each_presets_measured_gain_and_what_is_not_offered(monkeypatch, tmp_path, capsys):
+    import json
+
+    import core.bundle
+    from core.evaluation.tune import write_manifest
+    from tests.packaging.test_frozen_app import tiny_bundle
+
+    folder = tmp_path / "models" / "smoke-tiny"
+    tiny_bundle(folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for name, gain in {"draft": 0.0, "fast": 0.4, "balanced": 0.45, "best": 0.8}.items():
+        manifest["presets"][name]["gain_db"] = gain
+    write_manifest(folder, manifest)
+    monkeypatch.setattr(core.bundle, "model_search_paths", lambda: [tmp_path / "models"])
+    assert main(["models"]) == 0
+    lines = {line.split()[1]: line for line in capsys.readouterr().out.splitlines() if "preset " in line}
+    assert "+0.40 dB over draft" in lines["fast"] and "not offered" not in lines["fast"]
+    assert "+0.45 dB over draft" in lines["balanced"] and "not offered" in lines["balanced"]
+    assert "not offered" not in lines["best"]
+
+
 def test_absent_device_is_a_usage_error(monkeypatch, make_audio, tmp_path, capsys):
     import core.devices
 

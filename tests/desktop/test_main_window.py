@@ -289,6 +289,28 @@ def test_presets_and_devices_in_the_options(make_window):
     assert not panel.bit_depth.model().item(float_index).isEnabled()
 
 
+def test_a_preset_that_does_not_beat_a_faster_one_is_greyed_out_with_the_reason(make_window):
+    info = ModelInfo(model_id="m", presets={
+        "draft": {"steps": 0, "sigma_max": 0.0, "gain_db": 0.0},
+        "fast": {"steps": 1, "sigma_max": 0.05, "gain_db": 0.6},
+        "balanced": {"steps": 2, "sigma_max": 0.1, "gain_db": 0.65},
+        "best": {"steps": 4, "sigma_max": 0.1, "gain_db": 0.9},
+    })
+    window = make_window(model_info=info)
+    panel = window.options_panel
+    model = panel.preset.model()
+    enabled = {panel.preset.itemData(i): model.item(i).isEnabled() for i in range(panel.preset.count())}
+    assert enabled == {"draft": True, "fast": True, "balanced": False, "best": True}
+    balanced = model.item(panel.preset.findData("balanced"))
+    assert "+0.65 dB over draft" in balanced.toolTip() and "fast (+0.60 dB)" in balanced.toolTip()
+    # the default (balanced) is withheld: the nearest faster offered preset is chosen
+    assert panel.preset.currentData() == "fast"
+    panel.set_options(replace(window.current_options(), preset="balanced"))
+    assert panel.preset.currentData() == "fast"
+    panel.preset.setCurrentIndex(panel.preset.findData("best"))
+    assert "+0.90 dB over draft" in panel.preset_summary.text()
+
+
 def test_shortcuts_are_bound(make_window):
     window = make_window()
     bound = {a.text().replace("&", ""): a.shortcut().toString() for a in window.actions()}

@@ -45,17 +45,21 @@ def test_tune_writes_presets_and_keeps_the_weights(bundle):
 
     write_manifest(bundle, apply_choices(manifest, choices, sweep, "validation", "data/synth"))
     updated = read_manifest(bundle)
-    assert updated["presets"]["draft"] == manifest["presets"]["draft"]
+    draft = updated["presets"]["draft"]
+    assert {k: draft[k] for k in manifest["presets"]["draft"]} == manifest["presets"]["draft"]
+    assert draft["gain_db"] == 0.0 and draft["si_sdri_validation"] == pytest.approx(sweep.extractor, abs=1e-4)
     for name, choice in choices.items():
         row = updated["presets"][name]
         assert row["tuned"] is True
         assert row["sigma_max"] == choice["sigma_max"]
         assert row["si_sdri_validation"] == choice["si_sdri_validation"]
+        assert row["gain_db"] == pytest.approx(choice["si_sdri_validation"] - sweep.extractor, abs=1e-3)
     assert updated["metrics"]["sigma_max_tuning"]["split"] == "validation"
     assert updated["metrics"]["sigma_max_tuning"]["grid"] == grid
     assert sha256_file(bundle / "weights.safetensors") == weights_before == updated["files"]["weights.safetensors"]
     reloaded = load_bundle(bundle, "cpu")
     assert reloaded.presets["best"].sigma_max == choices["best"]["sigma_max"]
+    assert reloaded.presets["best"].gain_db == updated["presets"]["best"]["gain_db"]
 
 
 def test_write_manifest_refuses_a_bundle_whose_weights_changed(bundle):
