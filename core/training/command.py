@@ -42,6 +42,7 @@ STAGE_HELP = {
     "extractor": "stage 1: the deterministic extractor (a waveform U-Net or a band-split network)",
     "diffusion": "stage 2: the diffusion teacher (EDM), conditioned on a trained extractor",
     "distill": "stage 3: the consistency student, distilled from a trained teacher",
+    "mixer": "baseline: a 1x1 recombination of the extractor's four estimates and the mix",
 }
 
 
@@ -210,6 +211,8 @@ def train_stage(config: TrainingConfig, run_dir: Path, resume: bool, threads: in
         from core.training.extractor import train_extractor as train
     elif config.stage == "diffusion":
         from core.training.diffusion import train_diffusion as train
+    elif config.stage == "mixer":
+        from core.training.mixer import train_mixer as train
     else:
         from core.training.distill import train_distill as train
     return train(config, run_dir, resume=resume)

@@ -37,7 +37,7 @@ from typing import Any
 from core.errors import ConfigError
 from core.nn.architectures import ARCHITECTURES
 
-STAGES: tuple[str, ...] = ("extractor", "diffusion", "distill")
+STAGES: tuple[str, ...] = ("extractor", "diffusion", "distill", "mixer")
 
 EXTRACTOR_LOSSES: tuple[str, ...] = ("mse", "snr", "l1_stft")
 

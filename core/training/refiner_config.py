@@ -221,4 +221,27 @@ class DistillConfig(RefinerConfig):
         return data
 
 
-__all__ = ["LEGACY_REFINER_FIELDS", "DiffusionConfig", "DistillConfig", "RefinerConfig"]
+@dataclass(frozen=True)
+class MixerConfig(TrainingConfig):
+    """The mixer baseline (:mod:`core.training.mixer`): 24 parameters on top of the
+    frozen extractor, trained in minutes.
+
+    Attributes:
+        extractor: the finished extractor run folder.
+    """
+
+    extractor: str = ""
+    lr: float = 1e-3
+    minutes: float | None = 5.0
+    validation_crops: int = 32
+
+    stage = "mixer"
+
+    def problems(self) -> list[str]:
+        problems = super().problems()
+        if not self.extractor:
+            problems.append("the extractor run folder is required")
+        return problems
+
+
+__all__ = ["LEGACY_REFINER_FIELDS", "DiffusionConfig", "DistillConfig", "MixerConfig", "RefinerConfig"]

@@ -15,12 +15,13 @@ from core.errors import ConfigError
 from core.instruments import MODEL_SAMPLE_RATE
 from core.nn.architectures import Architecture, architecture_from_dict, get_architecture
 from core.training.config import STAGES, ExtractorConfig, TrainingConfig
-from core.training.refiner_config import DiffusionConfig, DistillConfig
+from core.training.refiner_config import DiffusionConfig, DistillConfig, MixerConfig
 
 CONFIG_CLASSES: dict[str, type[TrainingConfig]] = {
     "extractor": ExtractorConfig,
     "diffusion": DiffusionConfig,
     "distill": DistillConfig,
+    "mixer": MixerConfig,
 }
 
 
