@@ -205,7 +205,9 @@ class _TrainingRun:
         scores = validate(self.stage, self.ema.module, self.crops, self.config.seed, self.context.device)
         self.metrics.update(scores)
         self.log.write({"event": "validation", "step": self.step, "seconds": self.elapsed(), **scores})
-        self.log.say(f"step {self.step} validation SI-SDRi {scores['val_si_sdri']:.2f} dB (EMA weights)")
+        baseline = scores.get("val_extractor_si_sdri")
+        versus = "" if baseline is None else f", extractor alone {baseline:.2f} dB on the same crops"
+        self.log.say(f"step {self.step} validation SI-SDRi {scores['val_si_sdri']:.2f} dB (EMA weights{versus})")
 
     def add_losses(self, parts: dict[str, torch.Tensor]) -> None:
         """Add one step's loss and its parts to the current window's sums."""

@@ -57,18 +57,28 @@ def validation_batches(
 def validate(stage: Stage, ema: nn.Module, crops: list[Batch], seed: int,
              device: torch.device) -> dict[str, float]:
     """Mean SI-SDRi (dB) of the EMA network's estimates on the validation crops, overall
-    and per instrument label (``val_si_sdri``, ``val_si_sdri_<label index>``)."""
+    and per instrument label (``val_si_sdri``, ``val_si_sdri_<label index>``).
+
+    A stage built on a frozen extractor (it has an ``extractor`` returning ``(x_det, ...)``)
+    also reports the extractor's own figure on the same crops, ``val_extractor_si_sdri``,
+    so a refiner's curve reads as a gain over what it refines."""
     generator = torch.Generator(device=device).manual_seed(step_seed(seed, VALIDATION_STREAM))
-    scores, labels = [], []
+    extractor = getattr(stage, "extractor", None)
+    scores, baselines, labels = [], [], []
     for batch in crops:
         with autocast(device):
             estimate = stage.estimate(ema, batch, generator)
+            x_det = extractor(batch)[0] if extractor is not None else None
         scores.append(si_sdr_improvement(estimate.float(), batch.mixture, batch.target).reshape(-1).cpu())
+        if x_det is not None:
+            baselines.append(si_sdr_improvement(x_det.float(), batch.mixture, batch.target).reshape(-1).cpu())
         labels.append(batch.labels.cpu())
     if not scores:
         return {}
     score, label = torch.cat(scores), torch.cat(labels)
     result = {"val_si_sdri": float(score.mean())}
+    if baselines:
+        result["val_extractor_si_sdri"] = float(torch.cat(baselines).mean())
     for index, name in enumerate(INSTRUMENTS):
         chosen = score[label == index]
         if len(chosen):
