@@ -36,6 +36,7 @@ import shutil
 from pathlib import Path
 
 from core.errors import ConfigError
+from core.model import withheld_presets
 
 EXIT_OK, EXIT_USAGE = 0, 2
 CARD_FILE = "MODEL_CARD.md"
@@ -332,12 +333,17 @@ def write_card(bundle: Path, evals: list[Path], sweep_dir: Path | None = None, b
              "- method: Karchkhadze, Izadi, Zhang 2024, \"Improving Source Extraction with Diffusion and "
              "Consistency Models\": a deterministic extractor, a diffusion teacher conditioned on it, and a "
              "consistency student distilled from the teacher", "",
-             "## Presets", "", "| preset | network | steps | sigma_max | tuned on validation |", "|---|---|---:|---:|---|"]
+             "## Presets", "",
+             "| preset | network | steps | sigma_max | tuned on validation | gain over draft (dB, validation) | offered |",
+             "|---|---|---:|---:|---|---:|---|"]
+    withheld = withheld_presets({name: preset.get("gain_db") for name, preset in presets.items()})
     for name, preset in presets.items():
         network = "extractor" if int(preset["steps"]) == 0 else (
             "teacher" if preset.get("sampler") == "teacher" else "extractor + student")
+        gain = "-" if preset.get("gain_db") is None else f"{float(preset['gain_db']):+.2f}"
+        offered = f"no: {withheld[name]}" if name in withheld else "yes"
         lines.append(f"| {name} | {network} | {preset['steps']} | {preset['sigma_max']:.4g} | "
-                     f"{'yes' if preset.get('tuned') else 'no'} |")
+                     f"{'yes' if preset.get('tuned') else 'no'} | {gain} | {offered} |")
     lines += ["", "## Training", ""] + _training_section(manifest, [Path(r) for r in runs], data_description)
     if runs:
         curves = plot_curves([Path(r) for r in runs], Path(bundle) / CURVES_FILE)
