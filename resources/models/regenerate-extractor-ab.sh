@@ -1,0 +1,27 @@
+#!/bin/sh
+# Issue 13's extractor A/B, from nothing (after regenerate-data-ab.sh has made
+# $SF/data/rec1000 and the 65-minute MSE run $SF/runs/ab-new):
+#
+# 1. Loss, at equal wall-clock on the held-out-timbre validation split: `lite` with
+#    waveform L1 + multi-resolution STFT against the same recipe with MSE (ab-new).
+# 2. Architecture, 2 hours each side by side (one thread each on the 2-core machine):
+#    `lite` (waveform U-Net, MSE: ab-new continued to 120 minutes) against
+#    `bandsplit-lite` (STFT band-split mask network, MSE, lr 1e-3).
+# 3. Both arms exported as extractor-only bundles and scored with `stemforge eval` (draft)
+#    on the held-out-timbre validation split and on the test split.
+# Every run resumes from its checkpoint when the same command is run again.
+set -e
+SF=${SF:-/root/sf}
+D="$SF/data/rec1000"
+# (stopped at 47.6 minutes: at equal time it trailed MSE by 3.7 dB on validation)
+stemforge train extractor --data "$D" --config lite --loss l1_stft --out "$SF/runs/lite-l1stft" --minutes 47.6 --lr 3e-4 --validate-every 500 --threads 1
+[ -d "$SF/runs/lite-mse-2h" ] || cp -r "$SF/runs/ab-new" "$SF/runs/lite-mse-2h"
+stemforge train extractor --data "$D" --config lite --loss mse --out "$SF/runs/lite-mse-2h" --minutes 120 --lr 3e-4 --validate-every 500 --threads 1 &
+stemforge train extractor --data "$D" --config bandsplit-lite --loss mse --out "$SF/runs/bs-lite-mse" --minutes 120 --lr 1e-3 --validate-every 500 --threads 1 &
+wait
+for run in lite-l1stft lite-mse-2h bs-lite-mse; do
+  stemforge export --extractor "$SF/runs/$run" --out "$SF/runs/$run-bundle" --id "$run" --overwrite
+  for split in validation test; do
+    stemforge eval --model "$SF/runs/$run-bundle" --data "$D" --split $split --modes draft --out "$SF/runs/$run-eval-$split" --quiet
+  done
+done
