@@ -13,8 +13,9 @@ steps, as in the paper:
     L_cons  = mean( (f_student(x_t, sigma_n) - f_EMA(x_{n+k}, sigma_{n+k}))^2 )
     L_edm   = mean( lambda(s) (f_student(x + s n', s) - x)^2 ),  ln s ~ N(P_mean, P_std^2)
               (restricted to sigma_train_range)
-    L_pred  = L1(y, x) + MRSTFT(y, x),  y = clamp(f_student(x_det + s' n'', s'), -1, 1),
-              s' drawn like s: the one-step output the ``fast`` preset returns
+    L_pred  = (L1(y, x) + MRSTFT(y, x)) / sd,  y = clamp(f_student(x_det + s' n'', s'), -1, 1),
+              s' drawn like s: the one-step output the ``fast`` preset returns; divided
+              by sd so that it is on the unit scale the EDM weighting gives L_edm
     loss    = w_cons L_cons + w_edm L_edm + w_pred L_pred   (1 : 1 : 1)
 
 f is the consistency parametrisation around the teacher's anchor a (``ConsistencyDenoiser``:
@@ -158,9 +159,9 @@ class DistillStage:
         if predictive:
             one_step = rest[0].clamp(-1, 1)
             target_stem = batch.target.float()
-            prediction = F.l1_loss(one_step, target_stem) + multi_resolution_stft_loss(
+            prediction = (F.l1_loss(one_step, target_stem) + multi_resolution_stft_loss(
                 one_step, target_stem, config.predictive_stft_sizes
-            )
+            )) / config.data_scale
             loss = loss + config.predictive_weight * prediction
             parts["loss_predictive"] = prediction.detach()
         return loss, parts
