@@ -43,7 +43,8 @@ from core.diffusion.schedules import karras_sigmas, lognormal_sigmas, truncated_
 from core.nn.extractors import Conditioning, build_refiner, refiner_inputs
 from core.nn.unet import UNet
 from core.training.batches import Batch, StepGenerators
-from core.training.loop import RunResult, run_stage
+from core.training.launch import run_stage
+from core.training.loop import RunResult
 from core.training.refiner_config import DiffusionConfig, RefinerConfig
 from core.training.resolved import ResolvedConfig
 from core.training.runs import open_run

@@ -57,7 +57,8 @@ from core.training.diffusion import (
     frozen,
     training_sigmas,
 )
-from core.training.loop import RunResult, run_stage
+from core.training.launch import run_stage
+from core.training.loop import RunResult
 from core.training.losses import multi_resolution_stft_loss
 from core.training.refiner_config import DistillConfig
 from core.training.resolved import ResolvedConfig

@@ -22,7 +22,8 @@ from core.errors import ConfigError
 from core.nn.extractors import build_extractor
 from core.training.batches import Batch, StepGenerators
 from core.training.config import ExtractorConfig
-from core.training.loop import RunResult, run_stage
+from core.training.launch import run_stage
+from core.training.loop import RunResult
 from core.training.losses import l1_stft_loss, thresholded_snr_loss
 from core.training.resolved import ResolvedConfig
 from core.training.runs import open_run

@@ -38,7 +38,6 @@ from torch.nn.parallel import DistributedDataParallel
 
 from core.errors import ConfigError
 from core.instruments import MODEL_SAMPLE_RATE
-from core.nn.architectures import Architecture
 from core.training.batches import Batch, StepGenerators, batches
 from core.training.checkpoint import (
     load_checkpoint,
@@ -46,22 +45,17 @@ from core.training.checkpoint import (
     rng_states,
     save_checkpoint,
 )
-from core.training.config import TrainingConfig
 from core.training.distributed import (
     Distributed,
     any_rank,
     autocast,
-    barrier,
-    setup,
-    teardown,
 )
 from core.training.ema import EMA
-from core.training.resolved import ResolvedConfig, resolve
+from core.training.resolved import ResolvedConfig
 from core.training.runs import (
     CHECKPOINT_FILE,
     LOG_FILE,
     RunLog,
-    ThrottledProgress,
     check_resumable,
     read_run_config,
     write_run_config,
@@ -372,73 +366,3 @@ def train(
     log.say(f"stopped at step {run.step} ({stopped}), {total / 60:.1f} min in total")
     return RunResult(run_dir, run.step, total, dict(run.metrics), stopped,
                      first_step if resuming else None)
-
-
-def open_datasets(resolved: ResolvedConfig, progress=None):
-    """The training crops and (when the split exists) the validation crops of a run.
-
-    Both are ``core.data.datasets.RandomCropDataset`` of ``segment_samples``-long crops
-    seeded with ``config.seed``. A dataset without the validation split trains without
-    validation. ``progress(fraction, message)`` follows the first decoding of the audio.
-    """
-    from core.data.datasets import RandomCropDataset
-
-    config = resolved.config
-    extra = {} if progress is None else {"progress": progress}
-    train_dataset = RandomCropDataset(
-        config.data,
-        config.train_split,
-        resolved.segment_samples,
-        seed=config.seed,
-        remix=config.remix,
-        **extra,
-    )
-    validation_dataset = None
-    if config.validation_crops > 0 and (Path(config.data) / config.validation_split).is_dir():
-        validation_dataset = RandomCropDataset(
-            config.data, config.validation_split, resolved.segment_samples, seed=config.seed, **extra
-        )
-    return train_dataset, validation_dataset
-
-
-def run_stage(
-    config: TrainingConfig,
-    build_stage: Callable[[ResolvedConfig, torch.device], Stage],
-    run_dir: Path,
-    resume: bool = True,
-    net: Architecture | None = None,
-    stream: TextIO | None = None,
-) -> RunResult:
-    """Set up this process (distributed or not), open the data and :func:`train`.
-
-    Args:
-        config: the stage configuration.
-        build_stage: ``(resolved, device) -> Stage``.
-        run_dir: the run folder.
-        resume: continue from the run's checkpoint when there is one.
-        net: the architecture (the refiners pass the extractor run's); default
-            the architecture named ``config.net``.
-        stream: where progress lines go (default stderr).
-    """
-    context = setup(config.device)
-    try:
-        resolved = resolve(config, net, context.world_size)
-        # Rank 0 decodes the audio into the dataset's cache first; the others then read it.
-        if context.is_main:
-            datasets = open_datasets(resolved, ThrottledProgress(stream))
-        barrier(context)
-        if not context.is_main:
-            datasets = open_datasets(resolved)
-        train_dataset, validation_dataset = datasets
-        return train(
-            lambda: build_stage(resolved, context.device),
-            resolved,
-            run_dir,
-            context,
-            train_dataset,
-            validation_dataset,
-            resume=resume,
-            stream=stream,
-        )
-    finally:
-        teardown(context)

@@ -28,7 +28,8 @@ from torch import nn
 from core.instruments import INSTRUMENTS
 from core.training.batches import Batch, StepGenerators
 from core.training.diffusion import ExtractorFeatures
-from core.training.loop import RunResult, run_stage
+from core.training.launch import run_stage
+from core.training.loop import RunResult
 from core.training.refiner_config import MixerConfig
 from core.training.resolved import ResolvedConfig
 from core.training.runs import open_run
