@@ -29,7 +29,6 @@ Karras schedule (``validation_steps`` steps ending at 0), clamped to [-1, 1].
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -43,11 +42,10 @@ from core.diffusion.schedules import karras_sigmas, lognormal_sigmas, truncated_
 from core.nn.extractors import Conditioning, build_refiner, refiner_inputs
 from core.nn.unet import UNet
 from core.training.batches import Batch, StepGenerators
-from core.training.launch import run_stage
+from core.training.launch import run_on_extractor
 from core.training.loop import RunResult
 from core.training.refiner_config import DiffusionConfig, RefinerConfig
 from core.training.resolved import ResolvedConfig
-from core.training.runs import open_run
 
 
 def frozen(net: nn.Module, device: torch.device) -> nn.Module:
@@ -156,14 +154,4 @@ def train_diffusion(
     config: DiffusionConfig, run_dir: Path, resume: bool = True, stream: TextIO | None = None
 ) -> RunResult:
     """Train (or resume) a teacher run in ``run_dir`` on top of ``config.extractor``."""
-    extractor_run = open_run(config.extractor, "extractor")
-    extractor = extractor_run.unet()
-    config = replace(config, net=extractor_run.resolved.config.net)
-    return run_stage(
-        config,
-        lambda resolved, device: DiffusionStage(resolved, extractor, device),
-        run_dir,
-        resume=resume,
-        net=extractor_run.resolved.net,
-        stream=stream,
-    )
+    return run_on_extractor(config, DiffusionStage, run_dir, resume=resume, stream=stream)

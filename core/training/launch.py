@@ -8,6 +8,7 @@ Every stage's ``train_*`` function (:mod:`core.training.extractor`, ``diffusion`
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -89,3 +90,28 @@ def run_stage(
         )
     finally:
         teardown(context)
+
+
+def run_on_extractor(
+    config: TrainingConfig,
+    stage_class: Callable[[ResolvedConfig, torch.nn.Module, torch.device], Stage],
+    run_dir: Path,
+    resume: bool = True,
+    stream: TextIO | None = None,
+) -> RunResult:
+    """:func:`run_stage` for a stage built on the frozen extractor of ``config.extractor``
+    (the teacher, the mixer): the run takes the extractor run's architecture, and
+    ``stage_class(resolved, extractor, device)`` builds the stage."""
+    from core.training.runs import open_run
+
+    extractor_run = open_run(config.extractor, "extractor")
+    extractor = extractor_run.unet()
+    config = replace(config, net=extractor_run.resolved.config.net)
+    return run_stage(
+        config,
+        lambda resolved, device: stage_class(resolved, extractor, device),
+        run_dir,
+        resume=resume,
+        net=extractor_run.resolved.net,
+        stream=stream,
+    )

@@ -28,11 +28,10 @@ from torch import nn
 from core.instruments import INSTRUMENTS
 from core.training.batches import Batch, StepGenerators
 from core.training.diffusion import ExtractorFeatures
-from core.training.launch import run_stage
+from core.training.launch import run_on_extractor
 from core.training.loop import RunResult
 from core.training.refiner_config import MixerConfig
 from core.training.resolved import ResolvedConfig
-from core.training.runs import open_run
 
 
 class MixerNet(nn.Module):
@@ -96,14 +95,4 @@ def train_mixer(
     config: MixerConfig, run_dir: Path, resume: bool = True, stream: TextIO | None = None
 ) -> RunResult:
     """Train (or resume) a mixer run in ``run_dir`` on top of ``config.extractor``."""
-    extractor_run = open_run(config.extractor, "extractor")
-    extractor = extractor_run.unet()
-    config = replace(config, net=extractor_run.resolved.config.net)
-    return run_stage(
-        config,
-        lambda resolved, device: MixerStage(resolved, extractor, device),
-        run_dir,
-        resume=resume,
-        net=extractor_run.resolved.net,
-        stream=stream,
-    )
+    return run_on_extractor(config, MixerStage, run_dir, resume=resume, stream=stream)
