@@ -21,12 +21,13 @@ from pathlib import Path
 
 from core import __version__
 from core.devices import DEVICE_NAMES
-from core.errors import ConfigError, StemforgeError, UnknownModelError
+from core.errors import AudioLoadError, ConfigError, Outcome, StemforgeError, UnknownModelError
 from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, INSTRUMENTS
 from core.model import PRESET_ORDER
 from core.outputs import DEFAULT_TEMPLATE, TEMPLATE_FIELDS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+OUTCOME_EXIT_CODES = {None: EXIT_OK, Outcome.FAILED: EXIT_FAILED, Outcome.INTERRUPTED: EXIT_INTERRUPTED}
 
 
 class Terminated(BaseException):
@@ -38,7 +39,8 @@ def _raise_terminated(signum, frame) -> None:
     raise Terminated()
 
 # Subcommands defined in their own modules: name -> (module, one-line help).
-# Each module provides add_arguments(parser) and run(args) -> int.
+# Each module provides add_arguments(parser) and run(args) -> Outcome | None; it raises
+# core.errors' typed errors, which only run_command turns into a line and an exit code.
 EXTERNAL_COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("core.data.synth.command", "make a synthetic Slakh-like multitrack dataset with FluidSynth"),
     "train": ("core.training.command", "train the extractor, the diffusion teacher or the consistency student"),
@@ -140,7 +142,7 @@ def load_model(spec: str | None, device: str):
     return load_bundle_model(spec, device)
 
 
-def run_separate(args: argparse.Namespace) -> int:
+def run_separate(args: argparse.Namespace) -> Outcome | None:
     from core.jobs import SeparationOptions, find_audio_files, run_batch
 
     options = SeparationOptions(
@@ -150,8 +152,7 @@ def run_separate(args: argparse.Namespace) -> int:
     )
     files = find_audio_files(args.inputs)
     if not files:
-        _error("no audio files found in " + ", ".join(map(str, args.inputs)))
-        return EXIT_FAILED
+        raise AudioLoadError("no audio files found in " + ", ".join(map(str, args.inputs)))
     model = load_model(args.model, args.device)
     bar = TerminalProgress(sys.stderr.isatty() and not args.quiet, len(files))
 
@@ -167,24 +168,20 @@ def run_separate(args: argparse.Namespace) -> int:
         else:
             _error(result.message)
 
-    try:
-        results = run_batch(files, model, options, on_progress=bar.update, on_result=report)
-    except ConfigError as error:
-        _error(str(error))
-        return EXIT_USAGE
+    results = run_batch(files, model, options, on_progress=bar.update, on_result=report)
     failed = sum(r.status in ("failed", "cancelled") for r in results)
     if not args.quiet and len(results) > 1:
         done = sum(r.status == "done" for r in results)
         skipped = sum(r.status == "skipped" for r in results)
         print(f"{done} done, {failed} failed, {skipped} skipped")
-    return EXIT_FAILED if failed else EXIT_OK
+    return Outcome.FAILED if failed else None
 
 
 def add_models_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
-def run_models(args: argparse.Namespace) -> int:
+def run_models(args: argparse.Namespace) -> None:
     from core.bundle import describe_bundle, installed_bundles
     from core.model import withheld_presets
 
@@ -196,10 +193,10 @@ def run_models(args: argparse.Namespace) -> int:
             _error(str(error))
     if args.json:
         print(json.dumps(described, indent=2, default=str))
-        return EXIT_OK
+        return
     if not described:
         print("no model installed (see README: 'Ship the default model' / stemforge export)")
-        return EXIT_OK
+        return
     for info in described:
         print(f"{info['id']}  ({info['path']})")
         print(f"  sample rate {info['sample_rate']} Hz, instruments {', '.join(info['instruments'])}, "
@@ -212,7 +209,6 @@ def run_models(args: argparse.Namespace) -> int:
             note = f"  [not offered: {withheld[name]}]" if name in withheld else ""
             print(f"  preset {name:<9} steps {preset['steps']}  sigma_max {sigma:g}{measured}{note}")
         print(f"  sha256 {info['sha256']}")
-    return EXIT_OK
 
 
 def chosen_command(argv: list[str]) -> str | None:
@@ -265,9 +261,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    return run_command(args.handler, args)
+
+
+def run_command(handler, args: argparse.Namespace) -> int:
+    """Run one command and turn how it ended into an exit code: the only place that does.
+
+    ``handler(args)`` returns None (success) or an :class:`~core.errors.Outcome`, or
+    raises; an error becomes one line ``stemforge: error: ...`` on stderr, never a
+    traceback. Also serves ``stemforge-gui`` (:func:`desktop.app.main`).
+    """
     previous = _install_sigterm()
     try:
-        return args.handler(args)
+        return OUTCOME_EXIT_CODES[handler(args)]
     except (ConfigError, UnknownModelError) as error:  # options that cannot work together, or an absent device
         _error(str(error))
         return EXIT_USAGE

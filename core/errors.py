@@ -1,4 +1,21 @@
-"""The engine's error hierarchy: every message names what failed and what to do about it."""
+"""The engine's error hierarchy (every message names what failed and what to do about
+it), and the :class:`Outcome` a command returns when it ends without an error.
+
+Commands raise these errors and return ``None`` or an :class:`Outcome`; only
+:func:`core.cli.run_command` turns them into one line on stderr and an exit code.
+"""
+
+from enum import Enum
+
+
+class Outcome(Enum):
+    """How a command ended when it did not simply succeed (``None`` means it did)."""
+
+    FAILED = "failed"
+    """Some of the work failed; each failure was already reported on its own line."""
+
+    INTERRUPTED = "interrupted"
+    """The user stopped the work and what was done is kept (a training run resumes)."""
 
 
 class StemforgeError(Exception):

@@ -2,6 +2,8 @@
 
 Its options and start (:func:`add_arguments`, :func:`run`) also serve ``stemforge gui``
 through :mod:`desktop.command`, which imports this module (never the other way round).
+Both entry points end through :func:`core.cli.run_command`, the one place that turns an
+error into a line and an exit code.
 """
 
 from __future__ import annotations
@@ -9,9 +11,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import logging
+import signal
 import sys
 import traceback
 from pathlib import Path
+
+from core.errors import ConfigError, Outcome, StemforgeError
 
 log = logging.getLogger("desktop.app")
 
@@ -75,18 +80,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model bundle folder or installed bundle id (default: the installed default model)")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Check the inputs and that the Qt libraries are installed, then open the app."""
+def run(args: argparse.Namespace) -> Outcome | None:
+    """Check the inputs and that the Qt libraries are installed, then open the app
+    (FAILED when its event loop ends with a non-zero code)."""
     missing = [str(p) for p in args.inputs if not Path(p).exists()]
     if missing:
-        print(f"stemforge: error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
-        return 2
+        raise ConfigError(f"no such file or folder: {', '.join(missing)}")
     absent = [name for name in ("PySide6", "pyqtgraph") if importlib.util.find_spec(name) is None]
     if absent:
-        print(f"stemforge: error: the desktop app cannot start (no {', '.join(absent)}); "
-              "install PySide6 and pyqtgraph", file=sys.stderr)
-        return 1
-    return launch(list(args.inputs), args.model, getattr(args, "qt_args", None))
+        raise StemforgeError(f"the desktop app cannot start (no {', '.join(absent)}); "
+                             "install PySide6 and pyqtgraph")
+    # The funnel turns SIGTERM into an exception, which inside the event loop would surface
+    # in whatever Qt slot runs next: the window ends on SIGTERM as any process does.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    code = launch(list(args.inputs), args.model, getattr(args, "qt_args", None))
+    return Outcome.FAILED if code else None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,9 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``stemforge-gui``."""
+    from core.cli import run_command
+
     args, qt_args = build_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
     args.qt_args = qt_args
-    return run(args)
+    return run_command(run, args)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from core.argtypes import non_negative_float, positive_float
+from core.argtypes import non_negative_float, positive_float, positive_int
 from core.benchmark.bench import BenchSettings, markdown_bench, run_bench, write_bench
 from core.devices import DEVICE_NAMES
 from core.errors import ModelLoadError
@@ -16,7 +16,6 @@ from core.evaluation.console import ProgressBar
 from core.evaluation.models import resolve_model
 from core.model import PRESET_ORDER
 
-EXIT_OK, EXIT_USAGE = 0, 2
 FALLBACK_MODEL = "random:lite"
 """Measured when no model is named and none is installed: the shipped architecture with
 random weights runs at exactly the trained model's speed."""
@@ -41,24 +40,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="timings of each network pass; the fastest is reported (default: 3)")
     parser.add_argument("--device", default="cpu", choices=DEVICE_NAMES,
                         help="where Stemforge runs (default: cpu, the goals' setting)")
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="torch CPU threads (default: torch's choice, one per core)")
     parser.add_argument("--out", type=Path, default=None, metavar="FILE.md",
                         help="also write the table to FILE.md and the figures to FILE.json")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> None:
     """Run the command with gradients off (restored afterwards: callers may train)."""
     with torch.no_grad():
-        return _run(args)
+        _run(args)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace) -> None:
     if args.threads is not None:
-        if args.threads < 1:
-            print("stemforge: error: --threads must be >= 1", file=sys.stderr)
-            return EXIT_USAGE
         torch.set_num_threads(args.threads)
     spec = args.model
     try:
@@ -82,4 +78,3 @@ def _run(args: argparse.Namespace) -> int:
     if args.out is not None:
         md_path, json_path = write_bench(result, args.out)
         print(f"wrote {md_path} and {json_path}")
-    return EXIT_OK

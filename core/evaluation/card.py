@@ -38,7 +38,6 @@ from pathlib import Path
 from core.errors import ConfigError
 from core.model import withheld_presets
 
-EXIT_OK, EXIT_USAGE = 0, 2
 CARD_FILE = "MODEL_CARD.md"
 CURVES_FILE = "training-curves.png"
 SWEEP_FILE = "sweep.png"
@@ -313,7 +312,21 @@ def write_card(bundle: Path, evals: list[Path], sweep_dir: Path | None = None, b
                runs: list[Path] | tuple = (), recipe: Path | None = None,
                data_description: str | None = None, notes: Path | None = None,
                full_band: Path | None = None) -> Path:
-    """Write ``MODEL_CARD.md`` (and the figures) into ``bundle``; returns the card's path."""
+    """Write ``MODEL_CARD.md`` (and the figures) into ``bundle``; returns the card's path.
+
+    Raises:
+        ConfigError: a result file is missing, unreadable or lacks a field the card needs.
+    """
+    try:
+        return _write_card(bundle, evals, sweep_dir, bench_file, runs, recipe, data_description, notes,
+                           full_band)
+    except KeyError as error:
+        raise ConfigError(f"cannot write the model card: a result file lacks the field {error} "
+                          "(written by another version?)") from None
+
+
+def _write_card(bundle, evals, sweep_dir, bench_file, runs, recipe, data_description, notes,
+                full_band) -> Path:
     from core.bundle import describe_bundle, read_manifest
 
     info = describe_bundle(bundle)
@@ -379,14 +392,7 @@ def write_card(bundle: Path, evals: list[Path], sweep_dir: Path | None = None, b
     return path
 
 
-def run(args: argparse.Namespace) -> int:
-    from core.evaluation.console import print_error
-
-    try:
-        path = write_card(args.model, args.evals, args.sweep, args.bench, args.runs, args.recipe,
-                          args.data_description, args.notes, args.full_band)
-    except (ConfigError, OSError, KeyError) as error:
-        print_error(f"cannot write the model card: {error}")
-        return EXIT_USAGE
+def run(args: argparse.Namespace) -> None:
+    path = write_card(args.model, args.evals, args.sweep, args.bench, args.runs, args.recipe,
+                      args.data_description, args.notes, args.full_band)
     print(f"wrote {path}")
-    return EXIT_OK

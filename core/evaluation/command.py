@@ -9,19 +9,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
 from core.argtypes import positive_float, positive_int
 from core.devices import DEVICE_NAMES
 from core.errors import ConfigError
-from core.evaluation.console import ProgressBar, print_error
+from core.evaluation.console import ProgressBar, run_measurement
 from core.evaluation.dataset import ChunkSource
 from core.evaluation.models import resolve_model
 from core.evaluation.protocol import ProtocolSettings, evaluate, parse_modes
 from core.evaluation.report import json_report, markdown_report, run_context, write_reports
 from core.model import StemModel
 
-EXIT_OK, EXIT_USAGE = 0, 2
 DEFAULT_MODES = "draft,fast,balanced,best"
 FALLBACK_TEACHER_SIGMA_MAX = 0.01
 """Teacher start noise when the bundle has no teacher preset (paper: 0.001-0.01)."""
@@ -91,41 +88,30 @@ def teacher_sigma_max(model: StemModel, requested: float | None) -> float:
     return FALLBACK_TEACHER_SIGMA_MAX
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the command with gradients off (restored afterwards: callers may train)."""
-    with torch.no_grad():
-        return _run(args)
+def run(args: argparse.Namespace) -> None:
+    run_measurement(_run, args)
 
 
-def _run(args: argparse.Namespace) -> int:
-    bar = ProgressBar(enabled=None if not args.quiet else False)
-    try:
-        settings = protocol_settings(args)
-        model = resolve_model(args.model, args.device)
-        modes = parse_modes(args.modes, model, teacher_sigma_max(model, args.teacher_sigma_max))
-        if not args.full_band:
-            source = ChunkSource(args.data, args.split, args.chunk_samples, args.max_chunks, progress=bar)
-    except ConfigError as error:
-        bar.clear()
-        print_error(str(error))
-        return EXIT_USAGE
+def _run(args: argparse.Namespace, bar: ProgressBar) -> None:
+    settings = protocol_settings(args)
+    model = resolve_model(args.model, args.device)
+    modes = parse_modes(args.modes, model, teacher_sigma_max(model, args.teacher_sigma_max))
     if args.full_band:
-        return _run_full_band(args, model, modes, settings, bar)
-    try:
-        result = evaluate(model, source, modes, settings, seed=args.seed, total_chunks=len(source),
-                          progress=bar)
-    finally:
-        bar.clear()
+        _run_full_band(args, model, modes, settings, bar)
+        return
+    source = ChunkSource(args.data, args.split, args.chunk_samples, args.max_chunks, progress=bar)
+    result = evaluate(model, source, modes, settings, seed=args.seed, total_chunks=len(source),
+                      progress=bar)
+    bar.clear()
     context = run_context(model, args.data, args.split, args.seed)
     markdown = markdown_report(result, context)
     md_path, json_path = write_reports(args.out, markdown, json_report(result, context))
     print(markdown)
     print(f"wrote {md_path} and {json_path}")
-    return EXIT_OK
 
 
 def _run_full_band(args: argparse.Namespace, model: StemModel, modes, settings: ProtocolSettings,
-                   bar: ProgressBar) -> int:
+                   bar: ProgressBar) -> None:
     from core.evaluation.full_band import (
         FullBandSource,
         evaluate_full_band,
@@ -134,19 +120,11 @@ def _run_full_band(args: argparse.Namespace, model: StemModel, modes, settings: 
     )
 
     splits = [part.strip() for part in args.split.split(",") if part.strip()]
-    try:
-        source = FullBandSource(args.data, splits, args.chunk_samples, args.max_chunks)
-    except ConfigError as error:
-        bar.clear()
-        print_error(str(error))
-        return EXIT_USAGE
-    try:
-        result = evaluate_full_band(model, list(source), modes, settings, seed=args.seed, progress=bar)
-    finally:
-        bar.clear()
+    source = FullBandSource(args.data, splits, args.chunk_samples, args.max_chunks)
+    result = evaluate_full_band(model, list(source), modes, settings, seed=args.seed, progress=bar)
+    bar.clear()
     report = full_band_json(result, run_context(model, args.data, ",".join(splits), args.seed))
     markdown = full_band_markdown(report)
     md_path, json_path = write_reports(args.out, markdown, report)
     print(markdown)
     print(f"wrote {md_path} and {json_path}")
-    return EXIT_OK

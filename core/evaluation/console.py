@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 
@@ -49,3 +51,16 @@ class ProgressBar:
 def print_error(message: str) -> None:
     """The CLI's one-line error on stderr."""
     print(f"stemforge: error: {message}", file=sys.stderr)
+
+
+def run_measurement(body: Callable[[argparse.Namespace, ProgressBar], None], args: argparse.Namespace) -> None:
+    """``body(args, bar)`` with gradients off (restored afterwards: callers may train) and a
+    progress bar (off with ``--quiet``) that is erased however the body ends."""
+    import torch
+
+    bar = ProgressBar(enabled=None if not args.quiet else False)
+    try:
+        with torch.no_grad():
+            body(args, bar)
+    finally:
+        bar.clear()

@@ -7,11 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-import torch
-
 from core.errors import ConfigError
-from core.evaluation.command import EXIT_OK, EXIT_USAGE, add_model_data_arguments, protocol_settings
-from core.evaluation.console import ProgressBar, print_error
+from core.evaluation.command import add_model_data_arguments, protocol_settings
+from core.evaluation.console import ProgressBar, run_measurement
 from core.evaluation.dataset import ChunkSource
 from core.evaluation.models import resolve_model
 from core.evaluation.report import run_context
@@ -60,35 +58,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder for sweep.png, sweep.json and sweep.md (default: ./sweep-report)")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the command with gradients off (restored afterwards: callers may train)."""
-    with torch.no_grad():
-        return _run(args)
+def run(args: argparse.Namespace) -> None:
+    run_measurement(_run, args)
 
 
-def _run(args: argparse.Namespace) -> int:
-    bar = ProgressBar(enabled=None if not args.quiet else False)
-    try:
-        grid = parse_grid(args.grid)
-        settings = protocol_settings(args)
-        import_matplotlib()  # fail before hours of work, not after
-        model = resolve_model(args.model, args.device)
-        samplers = available_samplers(model, args.samplers)
-        if not samplers:
-            raise ConfigError(f"model {model.model_id} has none of the networks for {','.join(args.samplers)}")
-        source = ChunkSource(args.data, args.split, args.chunk_samples, args.max_chunks, progress=bar)
-    except ConfigError as error:
-        bar.clear()
-        print_error(str(error))
-        return EXIT_USAGE
+def _run(args: argparse.Namespace, bar: ProgressBar) -> None:
+    grid = parse_grid(args.grid)
+    settings = protocol_settings(args)
+    import_matplotlib()  # fail before hours of work, not after
+    model = resolve_model(args.model, args.device)
+    samplers = available_samplers(model, args.samplers)
+    if not samplers:
+        raise ConfigError(f"model {model.model_id} has none of the networks for {','.join(args.samplers)}")
+    source = ChunkSource(args.data, args.split, args.chunk_samples, args.max_chunks, progress=bar)
     skipped = sorted(set(args.samplers) - set(samplers))
     if skipped:
-        print(f"note: model {model.model_id} has no network for {', '.join(skipped)}; skipped", file=sys.stderr)
-    try:
-        result = run_sweep(model, source, grid, args.steps, samplers, settings,
-                           seed=args.seed, total_chunks=len(source), progress=bar)
-    finally:
         bar.clear()
+        print(f"note: model {model.model_id} has no network for {', '.join(skipped)}; skipped", file=sys.stderr)
+    result = run_sweep(model, source, grid, args.steps, samplers, settings,
+                       seed=args.seed, total_chunks=len(source), progress=bar)
+    bar.clear()
     context = run_context(model, args.data, args.split, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     png = plot_sweep(result, args.out / "sweep.png", title=f"{model.model_id} on {args.split} ({result.chunks} chunks)")
@@ -98,4 +87,3 @@ def _run(args: argparse.Namespace) -> int:
     (args.out / "sweep.md").write_text(markdown + "\n", encoding="utf-8")
     print(markdown)
     print(f"wrote {png}, {args.out / 'sweep.json'} and {args.out / 'sweep.md'}")
-    return EXIT_OK

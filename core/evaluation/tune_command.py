@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 from core.errors import ConfigError
-from core.evaluation.command import EXIT_OK, EXIT_USAGE, add_model_data_arguments, protocol_settings
-from core.evaluation.console import ProgressBar, print_error
+from core.evaluation.command import add_model_data_arguments, protocol_settings
+from core.evaluation.console import ProgressBar, run_measurement
 from core.evaluation.dataset import ChunkSource
 from core.evaluation.sweep import parse_grid
 from core.evaluation.sweep_command import GRID_HELP
@@ -23,35 +21,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print the choices without writing the bundle's manifest")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the command with gradients off (restored afterwards: callers may train)."""
-    with torch.no_grad():
-        return _run(args)
+def run(args: argparse.Namespace) -> None:
+    run_measurement(_run, args)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, bar: ProgressBar) -> None:
     from core.bundle import find_bundle, load_bundle, read_manifest
 
-    bar = ProgressBar(enabled=None if not args.quiet else False)
-    try:
-        check_tuning_split(args.split)
-        grid = parse_grid(args.grid)
-        settings = protocol_settings(args)
-        if str(args.model).startswith("random:"):
-            raise ConfigError("tune rewrites a bundle's manifest: pass a bundle folder or id, not random:")
-        folder = find_bundle(args.model)
-        manifest = read_manifest(folder)
-        model = load_bundle(folder, args.device)
-        source = ChunkSource(args.data, args.split, args.chunk_samples, args.max_chunks, progress=bar)
-    except ConfigError as error:
-        bar.clear()
-        print_error(str(error))
-        return EXIT_USAGE
-    try:
-        choices, sweep = tune_presets(model, manifest, source, grid, settings, seed=args.seed,
-                                      total_chunks=len(source), progress=bar)
-    finally:
-        bar.clear()
+    check_tuning_split(args.split)
+    grid = parse_grid(args.grid)
+    settings = protocol_settings(args)
+    if str(args.model).startswith("random:"):
+        raise ConfigError("tune rewrites a bundle's manifest: pass a bundle folder or id, not random:")
+    folder = find_bundle(args.model)
+    manifest = read_manifest(folder)
+    model = load_bundle(folder, args.device)
+    source = ChunkSource(args.data, args.split, args.chunk_samples, args.max_chunks, progress=bar)
+    choices, sweep = tune_presets(model, manifest, source, grid, settings, seed=args.seed,
+                                  total_chunks=len(source), progress=bar)
+    bar.clear()
     lines = [f"# sigma_max tuned on {args.split} ({sweep.chunks} chunks, {sweep.windows_kept} windows)", "",
              "| preset | steps | sigma_max before | sigma_max tuned | SI-SDRi All (dB, active) |",
              "|---|---:|---:|---:|---:|"]
@@ -63,8 +51,7 @@ def _run(args: argparse.Namespace) -> int:
     print("\n".join(lines))
     if args.dry_run:
         print("dry run: the manifest was not changed")
-        return EXIT_OK
+        return
     updated = apply_choices(manifest, choices, sweep, args.split, str(args.data))
     path = write_manifest(folder, updated)
     print(f"wrote the tuned presets into {path}")
-    return EXIT_OK

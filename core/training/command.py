@@ -12,19 +12,19 @@ of defaults), or, when the run is resumed, its stored value. Giving ``--steps`` 
 unless ``--no-resume`` is given (which starts it over). Several processes: launch the
 same command with ``torchrun --nproc_per_node N``.
 
-Exit codes: 0 done, 1 failed, 2 bad options, 130 interrupted (a checkpoint was written).
+Exit codes (:mod:`core.cli`): 0 done, 1 failed, 2 bad options, 130 interrupted (a
+checkpoint was written: run the same command again to resume).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import fields, replace
 from pathlib import Path
 
 from core.devices import DEVICE_NAMES
 from core.diffusion.constants import ANCHORS
-from core.errors import ConfigError, StemforgeError
+from core.errors import ConfigError, Outcome
 from core.nn.architectures import ARCHITECTURES
 from core.training.config import (
     DEFAULT_SEGMENT_SECONDS,
@@ -35,8 +35,6 @@ from core.training.config import (
 )
 from core.training.resolved import config_class
 from core.training.runs import CHECKPOINT_FILE, read_run_config
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 STAGE_HELP = {
     "extractor": "stage 1: the deterministic extractor (a waveform U-Net or a band-split network)",
@@ -218,20 +216,11 @@ def train_stage(config: TrainingConfig, run_dir: Path, resume: bool, threads: in
     return train(config, run_dir, resume=resume)
 
 
-def run(args: argparse.Namespace) -> int:
-    """``stemforge train STAGE ...``; returns the exit code."""
-    try:
-        config, resume = build_config(args)
-        result = train_stage(config, Path(args.out), resume, getattr(args, "threads", None))
-    except ConfigError as error:
-        print(f"stemforge: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except StemforgeError as error:
-        print(f"stemforge: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("stemforge: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+def run(args: argparse.Namespace) -> Outcome | None:
+    """``stemforge train STAGE ...``: INTERRUPTED when the run stopped early on the user's
+    request (its checkpoint is written), else None."""
+    config, resume = build_config(args)
+    result = train_stage(config, Path(args.out), resume, getattr(args, "threads", None))
     scores = ", ".join(
         f"{name} {value:.4g}" for name, value in result.metrics.items()
         if name in ("loss", "val_si_sdri")
@@ -241,4 +230,4 @@ def run(args: argparse.Namespace) -> int:
         + (f", {scores}" if scores else "")
         + f" -> {result.run_dir}"
     )
-    return EXIT_INTERRUPTED if result.stopped == "interrupted" else EXIT_OK
+    return Outcome.INTERRUPTED if result.stopped == "interrupted" else None

@@ -21,10 +21,8 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from core.errors import ConfigError, StemforgeError
+from core.errors import ConfigError
 from core.training.refiner_config import DistillConfig, RefinerConfig
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 UNTUNED_PRESETS: dict[str, dict] = {
     "draft": {"steps": 0, "sigma_max": 0.0, "sampler": "consistency"},
@@ -166,18 +164,10 @@ def diffusion_constants(refiner: RefinerConfig | None) -> dict:
     }
 
 
-def run(args: argparse.Namespace) -> int:
-    """``stemforge export ...``; returns the exit code."""
-    try:
-        folder = export_bundle(
-            args.extractor, args.student, args.out, args.bundle_id,
-            teacher_dir=args.teacher, fp16=args.fp16, overwrite=args.overwrite,
-        )
-    except (ConfigError, FileExistsError) as error:
-        print(f"stemforge: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except (StemforgeError, OSError) as error:
-        print(f"stemforge: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
+def run(args: argparse.Namespace) -> None:
+    """``stemforge export ...``."""
+    folder = export_bundle(
+        args.extractor, args.student, args.out, args.bundle_id,
+        teacher_dir=args.teacher, fp16=args.fp16, overwrite=args.overwrite,
+    )
     print(f"exported bundle {args.bundle_id} -> {folder}")
-    return EXIT_OK

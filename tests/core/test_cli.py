@@ -1,3 +1,4 @@
+import argparse
 import os
 import signal
 import subprocess
@@ -10,7 +11,8 @@ import pytest
 import soundfile as sf
 
 import core.cli
-from core.cli import main
+from core.cli import main, run_command
+from core.errors import ConfigError, Outcome
 from tests.fakes import FilterBankModel
 
 
@@ -232,3 +234,16 @@ def test_high_band_choice_reaches_the_stems_and_the_recipe(fake_model, make_audi
     assert assign > 0.02 > 10 * residual, (assign, residual)
     with pytest.raises(SystemExit):
         main(["separate", str(path), "--high-band", "mirror"])
+
+
+@pytest.mark.parametrize("outcome, code", [(None, 0), (Outcome.FAILED, 1), (Outcome.INTERRUPTED, 130)])
+def test_a_commands_outcome_is_mapped_to_its_exit_code(outcome, code):
+    assert run_command(lambda args: outcome, argparse.Namespace()) == code
+
+
+def test_a_config_error_in_any_command_is_a_usage_error(capsys):
+    def clash(args):
+        raise ConfigError("FLOAT samples do not fit in FLAC")
+
+    assert run_command(clash, argparse.Namespace()) == 2
+    assert capsys.readouterr().err == "stemforge: error: FLOAT samples do not fit in FLAC\n"

@@ -2,6 +2,7 @@
 
 import argparse
 
+from core.cli import run_command
 from desktop import app, command
 
 
@@ -18,7 +19,7 @@ def test_arguments(tmp_path):
 
 
 def test_missing_inputs_are_a_one_line_error(tmp_path, capsys):
-    assert command.run(parse([str(tmp_path / "nope.wav")])) == 2
+    assert run_command(command.run, parse([str(tmp_path / "nope.wav")])) == 2
     err = capsys.readouterr().err
     assert err.startswith("stemforge: error: no such file or folder") and err.count("\n") == 1
 

@@ -1,7 +1,6 @@
 """``stemforge synth``: make the synthetic Slakh-like training set.
 
-Wired into core/cli.py as a subcommand (``add_arguments`` + ``run``); also runnable
-on its own: ``python3 -m core.data.synth.command --out DIR --songs N``.
+Wired into core/cli.py as a subcommand (``add_arguments`` + ``run``).
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ import argparse
 import sys
 
 from core.data.synth.generate import generate_dataset
-from core.errors import StemforgeError
 
 
 def _positive_int(text: str) -> int:
@@ -120,7 +118,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> None:
     last_length = 0
     last_tenth = -1
     interactive = sys.stderr.isatty()
@@ -153,16 +151,9 @@ def run(args: argparse.Namespace) -> int:
             hold_out=args.hold_out,
             sample_rate=args.sample_rate,
         )
-    except KeyboardInterrupt:
-        sys.stderr.write("\nsynth: interrupted; finished tracks are kept, run again to resume\n")
-        return 130
-    except (StemforgeError, OSError, ValueError) as error:
-        if last_length:
+    finally:
+        if last_length:  # end the progress line before the summary or the funnel's error
             sys.stderr.write("\n")
-        sys.stderr.write(f"stemforge synth: error: {error}\n")
-        return 1
-    if last_length:
-        sys.stderr.write("\n")
     sys.stderr.write(
         f"synth: {report.written} songs written, {report.skipped} already present, "
         f"{report.audio_seconds:.0f} s of music in {report.wall_seconds:.1f} s "
@@ -170,14 +161,3 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.samples is None:
         sys.stderr.write("synth: no --samples folder given: soundfonts and kits only\n")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="stemforge synth")
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

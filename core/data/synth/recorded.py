@@ -42,6 +42,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import StemforgeError
+
+
+class SampleLibraryError(StemforgeError, ValueError):
+    """A ``--samples`` folder is missing or holds a malformed instrument (the message names it)."""
+
+
 MAX_SHIFT = 4
 """Largest pitch shift in semitones before a note is moved by octaves instead."""
 RELEASE_SECONDS = 0.08
@@ -108,8 +115,8 @@ class RecordedInstrument:
 
 
 def read_instrument(folder: str | Path) -> RecordedInstrument:
-    """Parse ``folder/regions.json``; raises ValueError naming the folder when it is
-    malformed or lists a file that is missing."""
+    """Parse ``folder/regions.json``; raises :class:`SampleLibraryError` naming the folder
+    when it is malformed or lists a file that is missing."""
     folder = Path(folder)
     try:
         header = json.loads((folder / REGIONS_FILE).read_text(encoding="utf-8"))
@@ -126,12 +133,12 @@ def read_instrument(folder: str | Path) -> RecordedInstrument:
         instrument = str(header["instrument"])
         identifier = str(header.get("id", folder.name))
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{folder}: unreadable {REGIONS_FILE} ({error})") from None
+        raise SampleLibraryError(f"{folder}: unreadable {REGIONS_FILE} ({error})") from None
     if not regions:
-        raise ValueError(f"{folder}: {REGIONS_FILE} lists no region")
+        raise SampleLibraryError(f"{folder}: {REGIONS_FILE} lists no region")
     missing = [r.file for r in regions if not (folder / r.file).is_file()]
     if missing:
-        raise ValueError(f"{folder}: {len(missing)} sample file(s) missing, e.g. {missing[0]}")
+        raise SampleLibraryError(f"{folder}: {len(missing)} sample file(s) missing, e.g. {missing[0]}")
     return RecordedInstrument(
         id=identifier,
         instrument=instrument,
@@ -147,7 +154,7 @@ def find_instruments(root: str | Path) -> list[RecordedInstrument]:
     """Every ``root/<class>/<id>/regions.json`` instrument, sorted by class then id."""
     root = Path(root)
     if not root.is_dir():
-        raise ValueError(f"{root}: samples folder does not exist")
+        raise SampleLibraryError(f"{root}: samples folder does not exist")
     found = [read_instrument(path.parent) for path in sorted(root.glob(f"*/*/{REGIONS_FILE}"))]
     return sorted(found, key=lambda i: (i.instrument, i.id))
 

@@ -20,6 +20,7 @@ from core.benchmark.bench import (
 from core.benchmark.clip import clip_block, write_clip
 from core.benchmark.memory import MemoryFigure
 from core.benchmark.peer import INSTALL_HINT, PeerUnavailable, load_htdemucs
+from core.cli import run_command
 from tests.fakes import FilterBankModel
 
 
@@ -85,7 +86,7 @@ def test_bench_command_in_a_tiny_configuration(tmp_path, capsys):
     args = parser.parse_args(["--model", "random:tiny:4096", "--seconds", "0.3", "--short-minutes", "0.005",
                               "--long-minutes", "0.01", "--memory-preset", "draft", "--skip-peer",
                               "--repeats", "1", "--out", str(out), "--quiet"])
-    assert command.run(args) == 0
+    assert run_command(command.run, args) == 0
     printed = capsys.readouterr().out
     for row in ("| draft | 0 |", "| fast | 1 |", "| balanced | 2 |", "| best | 4 |", "| extractor |",
                 "| student (one consistency step) |", "| 0.005 min |", "| 0.01 min |"):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from core.cli import run_command
 from core.data.synth import command
 
 
@@ -14,14 +15,12 @@ def _args(*argv: str) -> argparse.Namespace:
 
 
 def test_missing_soundfont_is_a_one_line_error(tmp_path, capsys):
-    code = command.run(
-        _args(
-            "--out", str(tmp_path / "d"), "--songs", "1", "--soundfont", str(tmp_path / "none.sf2")
-        )
-    )
+    code = run_command(command.run, _args(
+        "--out", str(tmp_path / "d"), "--songs", "1", "--soundfont", str(tmp_path / "none.sf2")
+    ))
     assert code == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("stemforge synth: error:") and "none.sf2" in err
+    assert err.startswith("stemforge: error:") and "none.sf2" in err
     assert "\n" not in err
 
 
@@ -29,7 +28,7 @@ def test_missing_default_fonts_names_the_debian_packages(tmp_path, capsys, monke
     from core.data.synth import fonts
 
     monkeypatch.setattr(fonts, "SEARCH_DIRECTORIES", (tmp_path,))
-    assert command.run(_args("--out", str(tmp_path / "d"), "--songs", "1")) == 1
+    assert run_command(command.run, _args("--out", str(tmp_path / "d"), "--songs", "1")) == 1
     err = capsys.readouterr().err
     assert "fluid-soundfont-gm" in err and "musescore-general-soundfont-small" in err
 
@@ -42,9 +41,9 @@ def test_bad_numbers_are_rejected_by_the_parser():
 
 
 def test_run_writes_songs_and_reports_speed(tmp_path, capsys):
-    code = command.run(
-        _args("--out", str(tmp_path / "d"), "--songs", "1", "--seconds", "2", "--jobs", "1")
-    )
+    code = run_command(command.run, _args(
+        "--out", str(tmp_path / "d"), "--songs", "1", "--seconds", "2", "--jobs", "1"
+    ))
     assert code == 0
     err = capsys.readouterr().err
     assert "1/1 songs" in err and "x real time" in err

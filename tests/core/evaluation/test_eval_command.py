@@ -10,6 +10,7 @@ import soundfile as sf
 import torch
 
 from core.bundle import read_manifest, save_bundle
+from core.cli import run_command
 from core.evaluation import command as eval_command
 from core.evaluation import sweep_command, tune_command
 from core.evaluation.models import PAPER_PRESETS, random_model
@@ -58,7 +59,7 @@ def test_eval_command_on_a_random_tiny_network(dataset, tmp_path, capsys):
         "--model", TINY_MODEL, "--data", str(dataset), "--modes", "draft",
         "--max-chunks", "2", "--chunk-samples", str(CHUNK), "--out", str(out), "--quiet"])
     assert args.split == "test"
-    assert eval_command.run(args) == 0
+    assert run_command(eval_command.run, args) == 0
     assert capsys.readouterr().out.count("| draft (extractor) |") == 2
     data = json.loads((out / "report.json").read_text())
     assert [row["name"] for row in data["rows"]] == ["mixture", "oracle IRM", "draft"]
@@ -71,7 +72,7 @@ def test_eval_command_prints_and_writes_the_tables(dataset, tmp_path, capsys, fi
     args = parse(eval_command.add_arguments, [
         "--data", str(dataset), "--modes", "draft,best,teacher:2", "--chunk-samples", str(CHUNK),
         "--out", str(out), "--quiet"])
-    assert eval_command.run(args) == 0
+    assert run_command(eval_command.run, args) == 0
     printed = capsys.readouterr().out
     assert printed.count("| SI-SDRi (dB) | bass | drums | guitar | piano | All |") == 2
     assert printed.count("| teacher:2 (teacher Euler, 2 steps, sigma_max 0.01) |") == 2
@@ -90,7 +91,7 @@ def test_eval_command_prints_and_writes_the_tables(dataset, tmp_path, capsys, fi
 def test_eval_command_usage_errors(dataset, tmp_path, capsys, argv, message):
     args = parse(eval_command.add_arguments, ["--model", TINY_MODEL, "--data", str(dataset),
                                               "--out", str(tmp_path / "r"), "--quiet", *argv])
-    assert eval_command.run(args) == 2
+    assert run_command(eval_command.run, args) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "r").exists()
@@ -103,7 +104,7 @@ def test_sweep_command_writes_plot_json_and_markdown(dataset, tmp_path, capsys, 
         "--data", str(dataset), "--grid", "0.001:1:4", "--steps", "1,3", "--chunk-samples", str(CHUNK),
         "--max-chunks", "1", "--out", str(out), "--quiet"])
     assert args.split == "validation"
-    assert sweep_command.run(args) == 0
+    assert run_command(sweep_command.run, args) == 0
     assert (out / "sweep.png").read_bytes()[:4] == b"\x89PNG"
     data = json.loads((out / "sweep.json").read_text())
     assert data["grid"] == pytest.approx([0.001, 0.01, 0.1, 1.0]) and list(data["curves"]) == ["consistency", "teacher"]
@@ -120,9 +121,9 @@ def test_tune_command_rewrites_the_bundle_presets(dataset, tmp_path, capsys, fil
                          segment_samples=8192, dtype=torch.float32)
     argv = ["--model", str(bundle), "--data", str(dataset), "--grid", "0.001,0.5",
             "--chunk-samples", str(CHUNK), "--quiet"]
-    assert tune_command.run(parse(tune_command.add_arguments, [*argv, "--dry-run"])) == 0
+    assert run_command(tune_command.run, parse(tune_command.add_arguments, [*argv, "--dry-run"])) == 0
     assert "tuned" not in read_manifest(bundle)["presets"]["fast"]
-    assert tune_command.run(parse(tune_command.add_arguments, argv)) == 0
+    assert run_command(tune_command.run, parse(tune_command.add_arguments, argv)) == 0
     presets = read_manifest(bundle)["presets"]
     for name in ("fast", "balanced", "best"):
         # the stand-in only adds noise when refining, so the smallest sigma_max wins

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from core.cli import run_command
 from core.errors import ConfigError
 from core.evaluation import command as eval_command
 from core.evaluation.full_band import FullBandSource, evaluate_full_band, full_band_json
@@ -67,7 +68,7 @@ def test_command_writes_the_full_band_report(tmp_path, monkeypatch):
     eval_command.add_arguments(parser)
     args = parser.parse_args(["--data", str(write_set(tmp_path / "data", RATE)), "--full-band", "--modes", "draft",
                               "--chunk-samples", str(CHUNK), "--out", str(tmp_path / "report"), "--quiet"])
-    assert eval_command.run(args) == 0
+    assert run_command(eval_command.run, args) == 0
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["kind"] == "full-band" and set(report["bands"]) == {"model band", "full band", "high band"}
     assert "## high band" in (tmp_path / "report" / "report.md").read_text()

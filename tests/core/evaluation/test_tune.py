@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from core.bundle import load_bundle, read_manifest, save_bundle, sha256_file
+from core.cli import run_command
 from core.errors import ConfigError
 from core.evaluation import tune_command
 from core.evaluation.models import PAPER_PRESETS, random_model
@@ -79,7 +80,7 @@ def test_tune_command_refuses_the_test_split(bundle, tmp_path, capsys):
     tune_command.add_arguments(parser)
     args = parser.parse_args(["--model", str(bundle), "--data", str(tmp_path), "--split", "test"])
     before = (bundle / "manifest.json").read_text()
-    assert tune_command.run(args) == 2
+    assert run_command(tune_command.run, args) == 2
     assert "refusing to tune on the 'test' split" in capsys.readouterr().err
     assert (bundle / "manifest.json").read_text() == before
     assert json.loads(before)["presets"]["fast"].get("tuned") is None

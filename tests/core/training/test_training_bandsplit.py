@@ -12,6 +12,7 @@ from test_training_end_to_end import parse, write_track
 from test_training_stages import losses_on_fixed_batch
 
 from core.bundle import load_model
+from core.cli import run_command
 from core.jobs import SeparationOptions, separate_file
 from core.nn.architectures import get_architecture
 from core.nn.bandsplit import BandSplitNet
@@ -68,7 +69,7 @@ def test_the_commands_train_export_and_separate_with_a_band_split_extractor(
               "--device", "cpu", "--validate-every", 2, "--threads", 1]
 
     def train(stage, out, *extra):
-        return command.run(parse(command.add_arguments, [stage, "--out", runs / out, *common, *extra]))
+        return run_command(command.run, parse(command.add_arguments, [stage, "--out", runs / out, *common, *extra]))
 
     assert train("extractor", "extractor", "--config", BANDSPLIT, "--loss", "l1_stft") == 0
     assert train("diffusion", "diffusion", "--extractor", runs / "extractor") == 0
@@ -78,7 +79,7 @@ def test_the_commands_train_export_and_separate_with_a_band_split_extractor(
     assert stored["config"]["net"] == BANDSPLIT and stored["net"]["kind"] == "bandsplit"
 
     bundle = tmp_path / "bundle"
-    assert export.run(parse(export.add_arguments, [
+    assert run_command(export.run, parse(export.add_arguments, [
         "--extractor", runs / "extractor", "--student", runs / "distill",
         "--teacher", runs / "diffusion", "--out", bundle, "--id", "bandsplit-test"])) == 0
     manifest = json.loads((bundle / "manifest.json").read_text())

@@ -13,6 +13,7 @@ import soundfile as sf
 import yaml
 
 from core.bundle import load_model
+from core.cli import run_command
 from core.jobs import SeparationOptions, separate_file
 from core.training import command, export
 
@@ -61,7 +62,7 @@ def train(stage: str, data: Path, out: Path, *extra) -> int:
     common = ["--data", data, "--out", out, "--steps", 3, "--batch", 2,
               "--segment-seconds", 0.02, "--device", "cpu", "--log-every", 1, "--validate-every", 3,
               "--threads", 1]
-    return command.run(parse(command.add_arguments, [stage, *common, *extra]))
+    return run_command(command.run, parse(command.add_arguments, [stage, *common, *extra]))
 
 
 def test_train_three_stages_export_and_separate(tiny_slakh, tmp_path, make_audio, capsys):
@@ -80,7 +81,7 @@ def test_train_three_stages_export_and_separate(tiny_slakh, tmp_path, make_audio
         assert any(r["event"] == "validation" and np.isfinite(r["val_si_sdri"]) for r in log)
 
     bundle = tmp_path / "bundle"
-    assert export.run(parse(export.add_arguments, [
+    assert run_command(export.run, parse(export.add_arguments, [
         "--extractor", runs / "extractor", "--student", runs / "distill",
         "--teacher", runs / "diffusion", "--out", bundle, "--id", "tiny-test"])) == 0
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -89,7 +90,7 @@ def test_train_three_stages_export_and_separate(tiny_slakh, tmp_path, make_audio
     assert manifest["presets"]["fast"] == {"steps": 1, "sigma_max": 0.0124, "sampler": "consistency"}
 
     alone = tmp_path / "extractor-only"
-    assert export.run(parse(export.add_arguments, [
+    assert run_command(export.run, parse(export.add_arguments, [
         "--extractor", runs / "extractor", "--out", alone, "--id", "tiny-extractor"])) == 0
     only = json.loads((alone / "manifest.json").read_text())
     assert only["networks"] == ["extractor"] and list(only["presets"]) == ["draft"]
@@ -111,7 +112,7 @@ def test_rerunning_the_command_resumes_and_extends_the_run(tiny_slakh, tmp_path,
     assert train("extractor", tiny_slakh, out, "--config", "tiny") == 0
     args = ["extractor", "--data", tiny_slakh, "--out", out, "--steps", 5, "--batch", 2,
             "--segment-seconds", 0.02, "--device", "cpu"]
-    assert command.run(parse(command.add_arguments, args)) == 0
+    assert run_command(command.run, parse(command.add_arguments, args)) == 0
     assert "resuming" in capsys.readouterr().err
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert records[-1] == {**records[-1], "event": "end", "step": 5}
