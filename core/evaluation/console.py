@@ -48,11 +48,6 @@ class ProgressBar:
             self._drawn = False
 
 
-def print_error(message: str) -> None:
-    """The CLI's one-line error on stderr."""
-    print(f"stemforge: error: {message}", file=sys.stderr)
-
-
 def run_measurement(body: Callable[[argparse.Namespace, ProgressBar], None], args: argparse.Namespace) -> None:
     """``body(args, bar)`` with gradients off (restored afterwards: callers may train) and a
     progress bar (off with ``--quiet``) that is erased however the body ends."""
