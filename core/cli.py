@@ -24,6 +24,7 @@ from core.devices import DEVICE_NAMES
 from core.errors import AudioLoadError, ConfigError, Outcome, StemforgeError, UnknownModelError
 from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, INSTRUMENTS
 from core.model import PRESET_ORDER
+from core.option_checks import BIT_DEPTHS, OUTPUT_FORMATS, check_stems
 from core.outputs import DEFAULT_TEMPLATE, TEMPLATE_FIELDS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
@@ -90,13 +91,10 @@ class TerminalProgress:
 
 
 def _stems(text: str) -> tuple[str, ...]:
-    names = tuple(part.strip().lower() for part in text.split(",") if part.strip())
-    unknown = [name for name in names if name not in INSTRUMENTS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown stem(s) {', '.join(unknown) or '(none)'}; choose from {','.join(INSTRUMENTS)}"
-        )
-    return names
+    try:
+        return check_stems(part.strip().lower() for part in text.split(",") if part.strip())
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -113,10 +111,10 @@ def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model bundle id or folder (default: the bundled default model)")
     parser.add_argument("--device", default="auto", choices=DEVICE_NAMES,
                         help="where the networks run; auto = CUDA, then MPS, then CPU (default: auto)")
-    parser.add_argument("--format", default="wav", choices=["wav", "flac", "ogg"],
+    parser.add_argument("--format", default="wav", choices=OUTPUT_FORMATS,
                         help="output file format (default: wav; ogg is lossy and does not null exactly)")
     parser.add_argument("--subtype", default=None, type=str.upper,
-                        choices=["PCM_16", "PCM_24", "FLOAT"],
+                        choices=BIT_DEPTHS,
                         help="output bit depth (default: the input's; lossy input -> PCM_24)")
     parser.add_argument("--template", default=DEFAULT_TEMPLATE,
                         help="output path under --out, ending in .{ext}; fields "

@@ -27,7 +27,6 @@ from core.audio.high_band import has_high_band
 from core.audio.reader import AudioInfo, is_audio_file, probe
 from core.audio.writer import (
     StemWriter,
-    check_subtype,
     default_subtype,
     fit_residual,
     quantize,
@@ -35,12 +34,12 @@ from core.audio.writer import (
 )
 from core.errors import AudioWriteError, Cancelled, ConfigError, OutputExistsError, StemforgeError
 from core.fileio import remove_quietly, remove_stale_temporaries, sha256_file
-from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, INSTRUMENTS, RESIDUAL_STEM
+from core.instruments import DEFAULT_HIGH_BAND, INSTRUMENTS, RESIDUAL_STEM
 from core.model import StemModel
+from core.option_checks import check_subtype, validate_options
 from core.outputs import (
     COLLISION_HINT,
     DEFAULT_TEMPLATE,
-    check_template,
     folder_lock,
     previous_outputs,
     replace_set,
@@ -107,26 +106,6 @@ def find_audio_files(paths: Sequence[Path]) -> list[Path]:
         else:
             found.append(path)
     return found
-
-
-def validate_options(options: SeparationOptions, model: StemModel) -> None:
-    """Raise ConfigError for choices that cannot work, before any file is touched."""
-    unknown = [s for s in options.stems if s not in model.instruments]
-    if unknown:
-        raise ConfigError(
-            f"unknown stem(s) {', '.join(unknown)}; this model extracts {', '.join(model.instruments)}"
-        )
-    if not options.stems:
-        raise ConfigError("choose at least one stem")
-    if options.preset not in model.presets:
-        raise ConfigError(f"unknown preset {options.preset!r}; choose from {', '.join(model.presets)}")
-    if options.high_band not in HIGH_BAND_MODES:
-        raise ConfigError(f"unknown high-band mode {options.high_band!r}; choose from {', '.join(HIGH_BAND_MODES)}")
-    if options.subtype is not None:
-        check_subtype(options.subtype, options.format)
-    else:
-        check_subtype("PCM_24", options.format)
-    check_template(options.template)
 
 
 def plan_outputs(path: Path, options: SeparationOptions, model_id: str) -> tuple[dict[str, Path], Path]:

@@ -2,7 +2,8 @@
 
 :meth:`AppOptions.to_separation_options` turns it into the engine's
 :class:`core.jobs.SeparationOptions`, so the app and the CLI share one set of
-defaults and one validation.
+defaults; :meth:`AppOptions.problems` runs the checks of :mod:`core.option_checks`
+that the CLI runs, and words their reasons as sentences.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from core.errors import ConfigError
 from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, INSTRUMENTS
 from core.jobs import DEFAULT_TEMPLATE, SeparationOptions
 from core.model import PRESET_ORDER
-from core.outputs import check_template
+from core.option_checks import BIT_DEPTHS as ENGINE_BIT_DEPTHS
+from core.option_checks import check_output_format, check_stems, check_template
 from core.pipeline import StreamSettings
 
 FORMATS: tuple[str, ...] = ("wav", "flac")
-BIT_DEPTHS: tuple[str, ...] = ("keep", "PCM_16", "PCM_24", "FLOAT")
+"""The app offers the lossless formats of :data:`core.option_checks.OUTPUT_FORMATS`."""
+BIT_DEPTHS: tuple[str, ...] = ("keep", *ENGINE_BIT_DEPTHS)
 """``keep`` = the input's depth (``SeparationOptions.subtype = None``)."""
 BIT_DEPTH_LABELS = {"keep": "Keep input", "PCM_16": "16-bit PCM", "PCM_24": "24-bit PCM", "FLOAT": "32-bit float"}
 DEVICES = DEVICE_NAMES
@@ -29,6 +32,15 @@ HIGH_BAND_LABELS = {"assign": "Share among the stems", "residual": "Leave in Oth
 APP_BLOCK_FRAMES = 1 << 14
 """Frames read per block in the app: progress is reported after each block, so a
 smaller block than the CLI's gives a smoother progress bar (same output)."""
+
+
+def bit_depth_problem(fmt: str, bit_depth: str) -> str:
+    """Why the format ``fmt`` cannot hold ``bit_depth`` (``keep`` included), or ``""``."""
+    try:
+        check_output_format(fmt, None if bit_depth == "keep" else bit_depth)
+    except ConfigError as error:
+        return str(error)
+    return ""
 
 
 def default_output_folder() -> Path:
@@ -51,14 +63,12 @@ class AppOptions:
     def problems(self) -> list[str]:
         """Readable reasons why a run cannot start with these options (empty when fine)."""
         found = []
-        if not self.stems:
-            found.append("Choose at least one instrument.")
-        try:
-            check_template(self.template)
-        except ConfigError as error:
-            found.append(f"{str(error)[0].upper()}{str(error)[1:]}.")
-        if self.format == "flac" and self.bit_depth == "FLOAT":
-            found.append("FLAC cannot hold 32-bit float; choose WAV or another bit depth.")
+        for check in (lambda: check_stems(self.stems), lambda: check_template(self.template),
+                      lambda: check_output_format(self.format, self._subtype)):
+            try:
+                check()
+            except ConfigError as error:
+                found.append(f"{str(error)[0].upper()}{str(error)[1:]}.")
         if str(self.out_dir).strip() in ("", "."):
             found.append("Choose an output folder.")
         return found
@@ -70,13 +80,18 @@ class AppOptions:
             preset=self.preset,
             device=self.device,
             format=self.format,
-            subtype=None if self.bit_depth == "keep" else self.bit_depth,
+            subtype=self._subtype,
             template=self.template,
             residual=self.residual,
             overwrite=self.overwrite,
             high_band=self.high_band,
             settings=StreamSettings(block_frames=APP_BLOCK_FRAMES),
         )
+
+    @property
+    def _subtype(self) -> str | None:
+        """The engine's ``subtype``: None keeps each input's bit depth."""
+        return None if self.bit_depth == "keep" else self.bit_depth
 
     def sanitised(self) -> AppOptions:
         """The same options with unknown values (e.g. from old settings) replaced by defaults."""

@@ -33,6 +33,7 @@ from desktop.options import (
     FORMATS,
     HIGH_BAND_LABELS,
     AppOptions,
+    bit_depth_problem,
 )
 
 TEMPLATE_HELP = ("Where each stem goes, under the output folder; ends in .{ext}.\n"
@@ -197,10 +198,12 @@ class OptionsPanel(QWidget):
         self.preset.setToolTip(summary)
 
     def _update_bit_depths(self) -> None:
-        flac = self.format.currentData() == "flac"
-        index = self.bit_depth.findData("FLOAT")
-        _set_item_enabled(self.bit_depth, index, not flac, "FLAC cannot hold 32-bit float" if flac else "")
-        if flac and self.bit_depth.currentData() == "FLOAT":
+        """Disable the bit depths the chosen format cannot hold (the reason as tooltip)."""
+        fmt = self.format.currentData()
+        for index in range(self.bit_depth.count()):
+            reason = bit_depth_problem(fmt, self.bit_depth.itemData(index))
+            _set_item_enabled(self.bit_depth, index, not reason, reason)
+        if bit_depth_problem(fmt, self.bit_depth.currentData()):
             self.bit_depth.setCurrentIndex(self.bit_depth.findData("PCM_24"))
 
     def choose_out_dir(self) -> None:

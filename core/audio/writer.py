@@ -17,14 +17,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from core.errors import AudioWriteError, ConfigError
+from core.errors import AudioWriteError
 from core.fileio import place, remove_quietly, temporary_name
+from core.option_checks import OUTPUT_FORMATS
 
-FORMATS: dict[str, str] = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}
+FORMATS: dict[str, str] = {name: name.upper() for name in OUTPUT_FORMATS}
 """Output format name (also the file extension) -> libsndfile major format."""
-
-SUBTYPES: tuple[str, ...] = ("PCM_16", "PCM_24", "FLOAT")
-"""Bit depths a user may ask for (PCM_32 is also kept when the input has it)."""
 
 _PCM_BITS = {"PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
 _OGG_BLOCK = 1 << 15  # frames per Vorbis write: one large write crashes libsndfile
@@ -52,20 +50,6 @@ def default_subtype(input_subtype: str, fmt: str) -> str:
     if fmt == "flac" and chosen in ("PCM_32", "FLOAT"):
         chosen = "PCM_24"
     return chosen
-
-
-def check_subtype(subtype: str, fmt: str) -> str:
-    """Validate a user's bit-depth choice for a format."""
-    if fmt not in FORMATS:
-        raise ConfigError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
-    subtype = subtype.upper()
-    if fmt == "ogg":
-        return "VORBIS"
-    if subtype not in SUBTYPES and subtype != "PCM_32":
-        raise ConfigError(f"unknown bit depth {subtype!r}; choose from {', '.join(SUBTYPES)}")
-    if fmt == "flac" and subtype not in ("PCM_16", "PCM_24"):
-        raise ConfigError(f"FLAC cannot hold {subtype} samples; use PCM_16 or PCM_24, or --format wav")
-    return subtype
 
 
 def quantize(block: np.ndarray, subtype: str) -> tuple[np.ndarray, int]:

@@ -6,13 +6,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.errors import ConfigError
 from core.jobs import (
     SeparationOptions,
     find_audio_files,
     run_batch,
     separate_file,
-    validate_options,
 )
 from core.progress import CancelToken
 from tests.fakes import FilterBankModel
@@ -165,14 +163,6 @@ def test_same_track_name_twice_in_a_batch_does_not_clobber(make_audio, tmp_path)
                         SeparationOptions(out_dir=tmp_path / "out", overwrite=True))
     assert results[0].status == "done"
     assert results[1].status == "failed" and "collides" in results[1].message
-
-
-def test_bad_options_are_rejected_before_any_file(tmp_path):
-    model = FilterBankModel()
-    for options in (SeparationOptions(format="flac", subtype="FLOAT"), SeparationOptions(preset="ultra"),
-                    SeparationOptions(template="{track}.{ext}"), SeparationOptions(stems=("vocals",))):
-        with pytest.raises(ConfigError):
-            validate_options(options, model)
 
 
 # -- issue 16 case 6: the null holds on loud masters --------------------------------------------

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.audio.writer import StemWriter, check_subtype, default_subtype, quantize
-from core.errors import AudioWriteError, ConfigError
+from core.audio.writer import StemWriter, default_subtype, quantize
+from core.errors import AudioWriteError
 
 
 @pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "PCM_32", "FLOAT"])
@@ -37,11 +37,6 @@ def test_default_subtype_keeps_depth():
     assert default_subtype("VORBIS", "wav") == "PCM_24"
     assert default_subtype("MPEG_LAYER_III", "wav") == "PCM_24"
     assert default_subtype("PCM_U8", "wav") == "PCM_16"
-
-
-def test_flac_cannot_hold_float():
-    with pytest.raises(ConfigError, match="FLAC"):
-        check_subtype("FLOAT", "flac")
 
 
 def test_nothing_visible_until_commit_and_discard_leaves_nothing(tmp_path):

@@ -1,0 +1,90 @@
+"""The checks of a user's separation choices, one function per check.
+
+The command line (:mod:`core.cli`, and :func:`core.jobs.run_batch` before any file is
+touched) and the desktop app (:meth:`desktop.options.AppOptions.problems`) call the same
+functions, so a choice one accepts the other accepts too, with the same reason when it
+does not. Each check raises :class:`~core.errors.ConfigError` with a message that names
+the choice and the way out; the CLI prints it as one line, the app as a sentence.
+
+Torch- and numpy-free: option parsers import it while ``stemforge --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from core.errors import ConfigError
+from core.instruments import HIGH_BAND_MODES, INSTRUMENTS
+from core.outputs import check_template
+
+if TYPE_CHECKING:
+    from core.jobs import SeparationOptions
+    from core.model import StemModel
+
+OUTPUT_FORMATS: tuple[str, ...] = ("wav", "flac", "ogg")
+"""Output formats (each is also the file extension); ``ogg`` is Vorbis, lossy."""
+
+BIT_DEPTHS: tuple[str, ...] = ("PCM_16", "PCM_24", "FLOAT")
+"""Bit depths a user may ask for (PCM_32 is also kept when the input has it)."""
+
+LOSSLESS_PCM: tuple[str, ...] = ("PCM_16", "PCM_24")
+"""The bit depths FLAC can hold."""
+
+__all__ = [
+    "BIT_DEPTHS", "OUTPUT_FORMATS", "check_high_band", "check_output_format", "check_preset",
+    "check_stems", "check_subtype", "check_template", "validate_options",
+]
+
+
+def check_stems(stems: Iterable[str], available: Iterable[str] = INSTRUMENTS) -> tuple[str, ...]:
+    """``stems`` as a tuple when it names at least one stem and only ones in ``available``."""
+    stems, available = tuple(stems), tuple(available)
+    unknown = [name for name in stems if name not in available]
+    if unknown:
+        raise ConfigError(f"unknown stem(s) {', '.join(unknown)}; choose from {','.join(available)}")
+    if not stems:
+        raise ConfigError("choose at least one instrument")
+    return stems
+
+
+def check_preset(preset: str, available: Iterable[str]) -> None:
+    """``preset`` must be one of the model's presets (``available``)."""
+    available = tuple(available)
+    if preset not in available:
+        raise ConfigError(f"unknown preset {preset!r}; choose from {', '.join(available)}")
+
+
+def check_high_band(mode: str) -> None:
+    """``mode`` must be one of :data:`~core.instruments.HIGH_BAND_MODES`."""
+    if mode not in HIGH_BAND_MODES:
+        raise ConfigError(f"unknown high-band mode {mode!r}; choose from {', '.join(HIGH_BAND_MODES)}")
+
+
+def check_subtype(subtype: str, fmt: str) -> str:
+    """A bit depth the format ``fmt`` can hold, upper-cased (``VORBIS`` for ``ogg``)."""
+    if fmt not in OUTPUT_FORMATS:
+        raise ConfigError(f"unknown format {fmt!r}; choose from {', '.join(OUTPUT_FORMATS)}")
+    subtype = subtype.upper()
+    if fmt == "ogg":
+        return "VORBIS"
+    if subtype not in BIT_DEPTHS and subtype != "PCM_32":
+        raise ConfigError(f"unknown bit depth {subtype!r}; choose from {', '.join(BIT_DEPTHS)}")
+    if fmt == "flac" and subtype not in LOSSLESS_PCM:
+        raise ConfigError(f"FLAC cannot hold {subtype} samples; choose PCM_16 or PCM_24, or the WAV format")
+    return subtype
+
+
+def check_output_format(fmt: str, subtype: str | None) -> None:
+    """The user's format and bit depth fit together; ``None`` keeps each input's depth,
+    which the format can always hold (FLAC stores a float input as PCM_24)."""
+    check_subtype(subtype if subtype is not None else "PCM_24", fmt)
+
+
+def validate_options(options: SeparationOptions, model: StemModel) -> None:
+    """Every check of a batch's options against the model, before any file is touched."""
+    check_stems(options.stems, model.instruments)
+    check_preset(options.preset, model.presets)
+    check_high_band(options.high_band)
+    check_output_format(options.format, options.subtype)
+    check_template(options.template)
