@@ -20,7 +20,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from core import __version__
-from core.devices import DEVICE_NAMES
+from core.devices import DEVICE_NAMES, threads_for_network
 from core.errors import AudioLoadError, ConfigError, Outcome, StemforgeError, UnknownModelError
 from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, INSTRUMENTS
 from core.model import PRESET_ORDER
@@ -134,10 +134,17 @@ def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_model(spec: str | None, device: str):
-    """Load a bundle (imported lazily: ``--help`` stays fast)."""
-    from core.bundle import load_model as load_bundle_model
+    """Load a bundle (imported lazily: ``--help`` stays fast), with torch's CPU threads
+    fitted to its size (:func:`core.devices.threads_for_network`)."""
+    import torch
 
-    return load_bundle_model(spec, device)
+    from core.bundle import describe_bundle, find_bundle, load_bundle
+
+    folder = find_bundle(spec)
+    threads = threads_for_network(describe_bundle(folder)["parameters"], device)
+    if threads:
+        torch.set_num_threads(threads)
+    return load_bundle(folder, device)
 
 
 def run_separate(args: argparse.Namespace) -> Outcome | None:

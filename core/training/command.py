@@ -22,7 +22,8 @@ import argparse
 from dataclasses import fields, replace
 from pathlib import Path
 
-from core.devices import DEVICE_NAMES
+from core.argtypes import positive_int
+from core.devices import DEVICE_NAMES, SMALL_NETWORK_PARAMETERS, threads_for_network
 from core.diffusion.constants import ANCHORS
 from core.errors import ConfigError, Outcome
 from core.nn.architectures import ARCHITECTURES
@@ -142,9 +143,10 @@ def _add_stage_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
                         help="run folder (created; resumed if it holds a checkpoint)")
     for name, spec, default in stage_options(stage):
         _add_option(parser, stage, name, spec, default)
-    parser.add_argument("--threads", type=int, default=None, metavar="T",
-                        help="CPU threads of the training process (default: torch's choice, one per "
-                             "core); on a CPU shared with other jobs, 1 is often much faster")
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="T",
+                        help="CPU threads of the training process (default: 1 for networks under "
+                             f"{SMALL_NETWORK_PARAMETERS / 1e6:g} M parameters such as tiny, else torch's "
+                             "choice, one per core); on a CPU shared with other jobs, 1 is often much faster")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                         help="continue the run in --out if it has a checkpoint (default); "
                              "--no-resume starts it over")
@@ -171,6 +173,18 @@ def _extractor_architecture(args: argparse.Namespace) -> str:
             "the refiners must share the extractor's architecture"
         )
     return stored
+
+
+def _extractor_parameters(name: str) -> int:
+    """Parameters of the extractor of architecture ``name``, counted on the ``meta`` device
+    (shapes only, nothing allocated); the refiners share its U-Net."""
+    import torch
+
+    from core.nn.extractors import build_extractor
+    from core.nn.unet import count_parameters
+
+    with torch.device("meta"):
+        return count_parameters(build_extractor(ARCHITECTURES[name]))
 
 
 def build_config(args: argparse.Namespace) -> tuple[TrainingConfig, bool]:
@@ -200,10 +214,12 @@ def build_config(args: argparse.Namespace) -> tuple[TrainingConfig, bool]:
 
 
 def train_stage(config: TrainingConfig, run_dir: Path, resume: bool, threads: int | None = None):
-    """Run the stage ``config`` belongs to (imports torch-heavy modules lazily)."""
-    if threads:
-        import torch
+    """Run the stage ``config`` belongs to (imports torch-heavy modules lazily) on
+    ``threads`` CPU threads (default: :func:`core.devices.threads_for_network`)."""
+    import torch
 
+    threads = threads or threads_for_network(_extractor_parameters(config.net), config.device)
+    if threads:
         torch.set_num_threads(threads)
     if config.stage == "extractor":
         from core.training.extractor import train_extractor as train
