@@ -15,13 +15,12 @@ from core.errors import ConfigError
 from core.evaluation.console import ProgressBar, run_measurement
 from core.evaluation.dataset import ChunkSource
 from core.evaluation.models import resolve_model
-from core.evaluation.protocol import ProtocolSettings, evaluate, parse_modes
+from core.evaluation.modes import FALLBACK_TEACHER_SIGMA_MAX, parse_modes, teacher_sigma_max
+from core.evaluation.protocol import ProtocolSettings, evaluate
 from core.evaluation.report import json_report, markdown_report, run_context, write_reports
 from core.model import StemModel
 
 DEFAULT_MODES = "draft,fast,balanced,best"
-FALLBACK_TEACHER_SIGMA_MAX = 0.01
-"""Teacher start noise when the bundle has no teacher preset (paper: 0.001-0.01)."""
 
 
 def add_model_data_arguments(parser: argparse.ArgumentParser, default_split: str,
@@ -76,16 +75,6 @@ def protocol_settings(args: argparse.Namespace) -> ProtocolSettings:
             f"window ({settings.window_samples} samples)"
         )
     return settings
-
-
-def teacher_sigma_max(model: StemModel, requested: float | None) -> float:
-    """``requested``, else the sigma_max of the model's first teacher preset, else the fallback."""
-    if requested is not None:
-        return requested
-    for preset in model.presets.values():
-        if preset.sampler == "teacher" and preset.sigma_max > 0:
-            return preset.sigma_max
-    return FALLBACK_TEACHER_SIGMA_MAX
 
 
 def run(args: argparse.Namespace) -> None:

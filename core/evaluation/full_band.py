@@ -37,7 +37,7 @@ from core.audio.high_band import (
     has_high_band,
 )
 from core.data.silence import SILENCE_THRESHOLD, is_silent
-from core.data.slakh import UnusableTrack, inspect_track, track_directories
+from core.data.slakh_layout import UnusableTrack, inspect_track, track_directories
 from core.errors import ConfigError
 from core.evaluation.protocol import (
     MIXTURE_ROW,

@@ -24,7 +24,6 @@ Reference rows on the same windows: the **mixture** itself (0 dB by definition) 
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +42,6 @@ from core.progress import NEVER_CANCELLED, CancelToken, ProgressCallback, no_pro
 MIXTURE_ROW = "mixture"
 ORACLE_ROW = "oracle IRM"
 ALL = "All"
-TEACHER_PREFIX = "teacher:"
 
 
 @dataclass(frozen=True)
@@ -231,43 +229,6 @@ def model_estimates(model: StemModel, mixture: torch.Tensor, preset: Preset, gen
     signal = mixture.detach().to(torch.float32).cpu().numpy()[None]  # (1, L)
     out = overlap_add(runner, signal, segment, overlap, len(INSTRUMENTS), settings.max_positions)
     return torch.from_numpy(np.ascontiguousarray(out[0]))
-
-
-# -- modes ---------------------------------------------------------------------------
-
-
-def parse_modes(text: str, model: StemModel, teacher_sigma_max: float) -> list[Preset]:
-    """Turn ``"draft,fast,teacher:8"`` into presets of ``model``.
-
-    A preset name must be in the model's presets table; ``teacher:N`` runs the diffusion
-    teacher for N Euler steps from ``x_det + teacher_sigma_max * z``.
-    """
-    modes: list[Preset] = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        if part.startswith(TEACHER_PREFIX):
-            steps = part[len(TEACHER_PREFIX):]
-            if not re.fullmatch(r"[1-9][0-9]*", steps):
-                raise ConfigError(f"bad mode {part!r}: write teacher:N with N >= 1 Euler steps")
-            modes.append(teacher_preset(int(steps), teacher_sigma_max))
-        elif part in model.presets:
-            modes.append(model.presets[part])
-        else:
-            raise ConfigError(
-                f"unknown mode {part!r}; choose from {', '.join(model.presets)} or teacher:N"
-            )
-    if not modes:
-        raise ConfigError("no evaluation mode given")
-    names = [m.name for m in modes]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"a mode is listed twice: {','.join(names)}")
-    return modes
-
-
-def teacher_preset(steps: int, sigma_max: float) -> Preset:
-    """The diffusion teacher with ``steps`` Euler steps (the CLI's "reference" quality)."""
-    return Preset(f"{TEACHER_PREFIX}{steps}", steps, sigma_max, sampler="teacher")
 
 
 # -- results -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from core.errors import ConfigError
+from core.evaluation.modes import parse_modes
 from core.evaluation.protocol import (
     MIXTURE_ROW,
     ORACLE_ROW,
@@ -15,7 +16,6 @@ from core.evaluation.protocol import (
     evaluate,
     ideal_ratio_mask,
     model_estimates,
-    parse_modes,
     select_windows,
     window_si_sdri,
     window_starts,
@@ -132,16 +132,6 @@ def test_same_seed_same_scores_and_seed_matters():
 
     assert score(3) == score(3)
     assert score(3) != score(4)
-
-
-def test_parse_modes():
-    model = FilterBankModel()
-    modes = parse_modes("draft, best,teacher:3", model, teacher_sigma_max=0.005)
-    assert [m.name for m in modes] == ["draft", "best", "teacher:3"]
-    assert modes[2] == Preset("teacher:3", 3, 0.005, sampler="teacher")
-    for bad in ("teacher:0", "teacher:x", "turbo", "draft,draft", ""):
-        with pytest.raises(ConfigError):
-            parse_modes(bad, model, 0.01)
 
 
 def test_wrong_sample_rate_and_bad_chunk_shapes_are_refused():

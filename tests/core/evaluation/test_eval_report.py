@@ -5,7 +5,8 @@ import math
 
 import torch
 
-from core.evaluation.protocol import Chunk, evaluate, parse_modes
+from core.evaluation.modes import parse_modes
+from core.evaluation.protocol import Chunk, evaluate
 from core.evaluation.report import COLUMNS, json_report, markdown_report, run_context, write_reports
 from tests.fakes import FilterBankModel
 
