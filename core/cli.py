@@ -15,11 +15,11 @@ import json
 import logging
 import signal
 import sys
-import time
 from collections.abc import Collection
 from pathlib import Path
 
 from core import __version__
+from core.console import ProgressBar
 from core.devices import DEVICE_NAMES, threads_for_network
 from core.errors import AudioLoadError, ConfigError, Outcome, StemforgeError, UnknownModelError
 from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, INSTRUMENTS
@@ -57,37 +57,6 @@ EXTERNAL_COMMANDS: dict[str, tuple[str, str]] = {
 
 def _error(message: str) -> None:
     print(f"stemforge: error: {message}", file=sys.stderr)
-
-
-class TerminalProgress:
-    """A one-line progress bar on stderr (only when it is a terminal)."""
-
-    def __init__(self, enabled: bool, total_files: int):
-        self.enabled = enabled
-        self.total_files = total_files
-        self.started = time.monotonic()
-        self._last = 0.0
-
-    def update(self, index: int, fraction: float, message: str) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self._last < 0.1 and fraction < 1.0:
-            return
-        self._last = now
-        width = 30
-        filled = int(round(width * fraction))
-        elapsed = now - self.started
-        sys.stderr.write(
-            f"\r[{index + 1}/{self.total_files}] [{'#' * filled}{'.' * (width - filled)}] "
-            f"{fraction * 100:5.1f}% {elapsed:6.1f}s  {message[:50]:<50}"
-        )
-        sys.stderr.flush()
-
-    def clear(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 110 + "\r")
-            sys.stderr.flush()
 
 
 def _stems(text: str) -> tuple[str, ...]:
@@ -159,7 +128,10 @@ def run_separate(args: argparse.Namespace) -> Outcome | None:
     if not files:
         raise AudioLoadError("no audio files found in " + ", ".join(map(str, args.inputs)))
     model = load_model(args.model, args.device)
-    bar = TerminalProgress(sys.stderr.isatty() and not args.quiet, len(files))
+    bar = ProgressBar(enabled=sys.stderr.isatty() and not args.quiet)
+
+    def progress(index: int, fraction: float, message: str) -> None:
+        bar(fraction, f"[{index + 1}/{len(files)}] {message}")
 
     def report(result) -> None:
         bar.clear()
@@ -173,7 +145,10 @@ def run_separate(args: argparse.Namespace) -> Outcome | None:
         else:
             _error(result.message)
 
-    results = run_batch(files, model, options, on_progress=bar.update, on_result=report)
+    try:
+        results = run_batch(files, model, options, on_progress=progress, on_result=report)
+    finally:
+        bar.clear()
     failed = sum(r.status in ("failed", "cancelled") for r in results)
     if not args.quiet and len(results) > 1:
         done = sum(r.status == "done" for r in results)

@@ -10,9 +10,9 @@ import torch
 
 from core.argtypes import non_negative_float, positive_float, positive_int
 from core.benchmark.bench import BenchSettings, markdown_bench, run_bench, write_bench
+from core.console import ProgressBar
 from core.devices import DEVICE_NAMES
 from core.errors import ModelLoadError
-from core.evaluation.console import ProgressBar
 from core.evaluation.models import resolve_model
 from core.model import PRESET_ORDER
 

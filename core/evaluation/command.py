@@ -10,9 +10,10 @@ import argparse
 from pathlib import Path
 
 from core.argtypes import positive_float, positive_int
+from core.console import ProgressBar
 from core.devices import DEVICE_NAMES
 from core.errors import ConfigError
-from core.evaluation.console import ProgressBar, run_measurement
+from core.evaluation.console import run_measurement
 from core.evaluation.dataset import ChunkSource
 from core.evaluation.models import resolve_model
 from core.evaluation.modes import FALLBACK_TEACHER_SIGMA_MAX, parse_modes, teacher_sigma_max

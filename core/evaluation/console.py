@@ -1,51 +1,11 @@
-"""A one-line progress bar on stderr for the measuring commands (eval, sweep, tune, bench)."""
+"""How the measuring commands (eval, sweep, tune) run: gradients off, a progress bar erased at the end."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from collections.abc import Callable
-from typing import TextIO
 
-
-class ProgressBar:
-    """``progress(fraction, message)`` callable drawing ``[####....]  42.0%  12.3s  message``.
-
-    Draws only when ``enabled`` (by default: when the stream is a terminal), at most ten
-    times a second; :meth:`clear` erases the line before a result is printed.
-    """
-
-    WIDTH = 30
-
-    def __init__(self, enabled: bool | None = None, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.started = time.monotonic()
-        self._last = 0.0
-        self._drawn = False
-
-    def __call__(self, fraction: float, message: str) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self._last < 0.1 and fraction < 1.0:
-            return
-        self._last = now
-        fraction = min(max(fraction, 0.0), 1.0)
-        filled = int(round(self.WIDTH * fraction))
-        self.stream.write(
-            f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {fraction * 100:5.1f}% "
-            f"{now - self.started:7.1f}s  {message[:48]:<48}"
-        )
-        self.stream.flush()
-        self._drawn = True
-
-    def clear(self) -> None:
-        if self.enabled and self._drawn:
-            self.stream.write("\r" + " " * (self.WIDTH + 70) + "\r")
-            self.stream.flush()
-            self._drawn = False
+from core.console import ProgressBar
 
 
 def run_measurement(body: Callable[[argparse.Namespace, ProgressBar], None], args: argparse.Namespace) -> None:

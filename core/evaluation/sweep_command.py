@@ -7,9 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+from core.console import ProgressBar
 from core.errors import ConfigError
 from core.evaluation.command import add_model_data_arguments, protocol_settings
-from core.evaluation.console import ProgressBar, run_measurement
+from core.evaluation.console import run_measurement
 from core.evaluation.dataset import ChunkSource
 from core.evaluation.models import resolve_model
 from core.evaluation.report import run_context

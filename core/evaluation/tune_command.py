@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from core.console import ProgressBar
 from core.errors import ConfigError
 from core.evaluation.command import add_model_data_arguments, protocol_settings
-from core.evaluation.console import ProgressBar, run_measurement
+from core.evaluation.console import run_measurement
 from core.evaluation.dataset import ChunkSource
 from core.evaluation.sweep import parse_grid
 from core.evaluation.sweep_command import GRID_HELP
