@@ -8,14 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from core.argtypes import positive_int
 from core.data.synth.generate import generate_dataset
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _positive_float(text: str) -> float:
@@ -50,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "avldrums.lv2-soundfont."
     )
     parser.add_argument("--out", required=True, help="dataset folder to create or extend")
-    parser.add_argument("--songs", type=_positive_int, required=True, help="number of songs")
+    parser.add_argument("--songs", type=positive_int, required=True, help="number of songs")
     parser.add_argument(
         "--seconds",
         type=_positive_float,
@@ -65,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--jobs",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="parallel worker processes (default: number of CPUs)",
     )
