@@ -350,7 +350,7 @@ def _recipe(info: AudioInfo, model: StemModel, options: SeparationOptions, prese
         "sampler": preset.sampler,
         "seed": options.seed,
         "high_band": {"mode": options.high_band, "edge_hz": model.sample_rate / 2,
-                      "applied": options.high_band == "assign" and has_high_band(info.samplerate, model.sample_rate / 2)},
+                      "applied": options.high_band != "residual" and has_high_band(info.samplerate, model.sample_rate / 2)},
         "device": str(model.device),
         "input": {
             "path": str(info.path.resolve()),

@@ -26,6 +26,7 @@ from core.devices import DEVICE_NAMES
 from core.diffusion.constants import ANCHORS
 from core.errors import ConfigError, StemforgeError
 from core.nn.architectures import ARCHITECTURES
+from core.training import high_band_command
 from core.training.config import (
     DEFAULT_SEGMENT_SECONDS,
     EXTRACTOR_LOSSES,
@@ -158,6 +159,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for stage in STAGES:
         sub = stages.add_parser(stage, help=STAGE_HELP[stage], description=STAGE_HELP[stage])
         _add_stage_arguments(sub, stage)
+    high_band_command.add_parser(stages)
 
 
 def _absolute(path: Path | None) -> str | None:
@@ -220,6 +222,8 @@ def train_stage(config: TrainingConfig, run_dir: Path, resume: bool, threads: in
 
 def run(args: argparse.Namespace) -> int:
     """``stemforge train STAGE ...``; returns the exit code."""
+    if args.stage == "high-band":
+        return high_band_command.run(args)
     try:
         config, resume = build_config(args)
         result = train_stage(config, Path(args.out), resume, getattr(args, "threads", None))
