@@ -71,7 +71,7 @@ WEIGHTS_SUFFIX = ".high-band.safetensors"
 class MaskNetwork(nn.Module):
     """``(..., D)`` features -> ``(..., S + 1)`` logits: two tanh layers of ``hidden`` units."""
 
-    def __init__(self, hidden: int = 48):
+    def __init__(self, hidden: int = 32):
         super().__init__()
         self.hidden = hidden
         self.layers = nn.Sequential(nn.Linear(FEATURES, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),

@@ -144,7 +144,7 @@ def window_loss(outputs: torch.Tensor, targets: torch.Tensor, mix: torch.Tensor,
     return (10.0 * torch.log10((error + floor) / (reference + floor))).mean()
 
 
-def train_network(examples: list[Example], rate: int, steps: int, seed: int, hidden: int = 48,
+def train_network(examples: list[Example], rate: int, steps: int, seed: int, hidden: int = 32,
                   learning_rate: float = 3e-3, hide_probability: float = 0.15, tile_stride: int = 6,
                   settings: HighBandSettings = DEFAULT_SETTINGS,
                   progress: ProgressCallback = no_progress,

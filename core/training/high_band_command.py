@@ -30,10 +30,12 @@ def add_parser(stages: argparse._SubParsersAction) -> None:
                         help="weights file to write (.safetensors); refused if it exists unless --overwrite")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     parser.add_argument("--preset", default="draft", help="preset the model runs with (default: draft)")
-    parser.add_argument("--steps", type=int, default=1500, help="optimiser steps (default: 1500)")
-    parser.add_argument("--hidden", type=int, default=48, help="hidden units per layer (default: 48)")
+    parser.add_argument("--steps", type=int, default=800, help="optimiser steps (default: 800)")
+    parser.add_argument("--hidden", type=int, default=32, help="hidden units per layer (default: 32)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the separation and the training (default: 0)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (default: 1, deterministic)")
+    parser.add_argument("--chunks-per-track", type=int, default=1, metavar="N",
+                        help="use each song's first N chunks (default: 1, more songs for the time)")
     parser.add_argument("--cache", type=Path, default=None, metavar="DIR",
                         help="keep the model's stems here and reuse them on the next run")
 
@@ -56,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.overwrite:
         raise ConfigError(f"{args.out} exists; pass --overwrite to replace it")
-    if args.steps < 1 or args.hidden < 1 or args.threads < 1:
-        raise ConfigError("--steps, --hidden and --threads must be at least 1")
+    if min(args.steps, args.hidden, args.threads, args.chunks_per_track) < 1:
+        raise ConfigError("--steps, --hidden, --threads and --chunks-per-track must be at least 1")
     import torch
 
     from core.bundle import load_model
@@ -69,7 +71,12 @@ def _train(args: argparse.Namespace) -> int:
     if args.preset not in model.presets:
         raise ConfigError(f"unknown preset {args.preset!r}; choose from {', '.join(model.presets)}")
     preset = model.presets[args.preset]
-    chunks = list(FullBandSource(args.data, ["train"]))
+    taken: dict[str, int] = {}
+    chunks = []
+    for chunk in FullBandSource(args.data, ["train"]):  # each song's first usable chunks
+        taken[chunk.track] = taken.get(chunk.track, 0) + 1
+        if taken[chunk.track] <= args.chunks_per_track:
+            chunks.append(chunk)
     examples = []
     for position, chunk in enumerate(chunks):
         print(f"separating {chunk.track} chunk {chunk.index} ({position + 1}/{len(chunks)})", file=sys.stderr)
@@ -84,7 +91,7 @@ def _train(args: argparse.Namespace) -> int:
     partial = args.out.with_name(args.out.name + ".partial")
     write_weights(result, partial, {"model": model.model_id, "model_sha256": model.sha256,
                                     "data": str(args.data), "split": "train", "chunks": len(chunks),
-                                    "preset": preset.name, "steps": args.steps, "seed": args.seed,
+                                    "preset": preset.name, "steps": args.steps, "chunks_per_track": args.chunks_per_track, "seed": args.seed,
                                     "threads": args.threads})
     partial.replace(args.out)
     print(f"high-band mask: {result.network.parameter_count()} parameters, {len(chunks)} chunks, "

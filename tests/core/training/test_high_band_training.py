@@ -55,7 +55,7 @@ def test_training_learns_to_give_the_drums_the_high_band_deterministically():
     assert examples[0].raw.shape[:2] == (1, 10) and examples[0].truth.shape[0] == 4
     first = train_network(examples, RATE, steps=60, seed=5, hidden=8, learning_rate=1e-2)
     again = train_network(examples, RATE, steps=60, seed=5, hidden=8, learning_rate=1e-2)
-    for a, b in zip(first.network.parameters(), again.network.parameters()):
+    for a, b in zip(first.network.parameters(), again.network.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert first.network.layers[0].in_features == FEATURES
     assert np.mean(first.losses[-10:]) < np.mean(first.losses[:10]) - 3
