@@ -41,6 +41,7 @@ hidden width and the training facts in its metadata; the shipped one is
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -119,6 +120,15 @@ def find_weights(model_id: str) -> Path:
                 return folder / name
     raise ConfigError(f"no learned high-band mask ({WEIGHTS_FILE}) in {', '.join(map(str, folders))}; "
                       "make one with 'stemforge train high-band' or choose --high-band assign")
+
+
+def learned_mask_record(high_band: str, model_id: str) -> dict:
+    """What a recipe records of the learned mask: ``{"mask": file name, "mask_sha256": ...}``
+    for ``"learned"``, else nothing."""
+    if high_band != "learned":
+        return {}
+    path = find_weights(model_id)
+    return {"mask": path.name, "mask_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
 def instrument_slots(instruments: Sequence[str]) -> list[int]:

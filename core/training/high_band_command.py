@@ -79,7 +79,7 @@ def _train(args: argparse.Namespace) -> int:
             chunks.append(chunk)
     examples = []
     for position, chunk in enumerate(chunks):
-        print(f"separating {chunk.track} chunk {chunk.index} ({position + 1}/{len(chunks)})", file=sys.stderr)
+        print(f"model stems of {chunk.track} chunk {chunk.index} ({position + 1}/{len(chunks)})", file=sys.stderr)
         examples.append(make_example(chunk, model_stems_for(model, chunk, preset, args.seed, args.cache)))
 
     def report(fraction: float, message: str) -> None:
