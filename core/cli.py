@@ -91,7 +91,8 @@ def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
                              + f" ({{folder}}: the input's folder name; default: {DEFAULT_TEMPLATE})")
     parser.add_argument("--high-band", default=DEFAULT_HIGH_BAND, choices=HIGH_BAND_MODES,
                         help="content above the model's 11 kHz band (inputs above 22.05 kHz): assign = "
-                             "each stem gets its share, what none claims goes to 'other'; residual = "
+                             "each stem gets its share by a rule, what none claims goes to 'other'; "
+                             "learned = the shares come from a small trained network; residual = "
                              f"all of it goes to 'other' (default: {DEFAULT_HIGH_BAND})")
     parser.add_argument("--no-residual", dest="residual", action="store_false",
                         help="do not write the 'other' stem (input minus the extracted stems)")

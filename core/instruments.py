@@ -9,9 +9,10 @@ RESIDUAL_STEM = "other"
 MODEL_SAMPLE_RATE = 22050
 """Every network works on mono waveforms at this rate (core/METHOD.md section 1)."""
 
-HIGH_BAND_MODES: tuple[str, ...] = ("assign", "residual")
+HIGH_BAND_MODES: tuple[str, ...] = ("assign", "learned", "residual")
 """What happens to an input's content above the model's band (MODEL_SAMPLE_RATE / 2):
-``assign`` hands each stem its share (:mod:`core.audio.high_band`), ``residual``
-leaves it all to the residual stem."""
+``assign`` hands each stem its share by a rule (:mod:`core.audio.high_band`),
+``learned`` by a small trained network (:mod:`core.audio.learned_high_band`),
+``residual`` leaves it all to the residual stem."""
 
 DEFAULT_HIGH_BAND = "assign"

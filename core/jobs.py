@@ -24,6 +24,7 @@ import numpy as np
 
 import core
 from core.audio.high_band import has_high_band
+from core.audio.learned_high_band import learned_mask_record
 from core.audio.reader import AudioInfo, is_audio_file, probe
 from core.audio.writer import (
     StemWriter,
@@ -329,7 +330,8 @@ def _recipe(info: AudioInfo, model: StemModel, options: SeparationOptions, prese
         "sampler": preset.sampler,
         "seed": options.seed,
         "high_band": {"mode": options.high_band, "edge_hz": model.sample_rate / 2,
-                      "applied": options.high_band == "assign" and has_high_band(info.samplerate, model.sample_rate / 2)},
+                      "applied": options.high_band != "residual" and has_high_band(info.samplerate, model.sample_rate / 2),
+                      **learned_mask_record(options.high_band, model.model_id)},
         "device": str(model.device),
         "input": {
             "path": str(info.path.resolve()),

@@ -4,7 +4,7 @@ Data flow, block by block (R = file rate, r = model rate, C channels, S stems)::
 
     file --read--> (n, C) @R --soxr--> (m, C) @r --overlap-add(model)--> (C, S, m') @r
          --soxr--> (k, C*S) @R --align with the input--> (mix (k, C), stems (k, C, S))
-         --high band (R > 2 * 11 025 Hz, "assign")--> sink(mix (k', C), stems (k', C, S))
+         --high band (R > 2 * 11 025 Hz, "assign"/"learned")--> sink(mix (k', C), stems (k', C, S))
 
 Each channel is separated as its own mono signal (core/METHOD.md section 1). The input
 blocks wait in a FIFO until the stems for the same frames come out, so the sink
@@ -14,7 +14,8 @@ bounded by a few segments plus one block, whatever the file's duration.
 
 Above the model's band edge the resampled stems are empty; with ``high_band="assign"``
 :class:`core.audio.high_band.HighBandAssigner` gives each stem its share of the
-input's high band (``"residual"`` leaves it all to ``other``). Inputs at or below
+input's high band, by a rule (``"assign"``) or by a small trained network (``"learned"``,
+:mod:`core.audio.learned_high_band`); ``"residual"`` leaves it all to ``other``. Inputs at or below
 22 050 Hz have no high band and skip that stage.
 """
 
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.audio.high_band import HighBandAssigner, has_high_band
+from core.audio.high_band import HighBandAssigner, HighBandMasks, has_high_band
 from core.audio.overlap_add import OverlapAdd
 from core.audio.reader import AudioInfo, read_blocks
 from core.audio.resample import StreamResampler
@@ -127,6 +128,15 @@ class SegmentRunner:
             raise MemoryError("out of memory on the CPU")
 
 
+def high_band_masks(high_band: str, instruments: Sequence[str], model_id: str) -> Callable:
+    """The masks' maker of the :class:`HighBandAssigner` for ``"assign"`` or ``"learned"``."""
+    if high_band == "learned":
+        from core.audio.learned_high_band import learned_masks_maker
+
+        return learned_masks_maker(instruments, model_id)
+    return HighBandMasks
+
+
 def separate_stream(
     info: AudioInfo,
     model: StemModel,
@@ -185,8 +195,9 @@ def separate_blocks(
                         max_positions=settings.max_positions, before_batch=cancel.check, margin=overlap)
     down = StreamResampler(rate, model_rate, channels)
     up = StreamResampler(model_rate, rate, channels * stems)
-    assigner = (HighBandAssigner(rate, channels, stems, model_rate / 2)
-                if high_band == "assign" and has_high_band(rate, model_rate / 2) else None)
+    assigner = (HighBandAssigner(rate, channels, stems, model_rate / 2,
+                                 make_masks=high_band_masks(high_band, instruments, model.model_id))
+                if high_band != "residual" and has_high_band(rate, model_rate / 2) else None)
     pending_mix, pending_stems = _Fifo(), _Fifo()
     frames_read = 0
     delivered = 0

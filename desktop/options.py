@@ -27,7 +27,7 @@ BIT_DEPTHS: tuple[str, ...] = ("keep", *ENGINE_BIT_DEPTHS)
 BIT_DEPTH_LABELS = {"keep": "Keep input", "PCM_16": "16-bit PCM", "PCM_24": "24-bit PCM", "FLOAT": "32-bit float"}
 DEVICES = DEVICE_NAMES
 DEVICE_LABELS = {"auto": "Auto", "cpu": "CPU", "cuda": "CUDA (NVIDIA)", "mps": "MPS (Apple)"}
-HIGH_BAND_LABELS = {"assign": "Share among the stems", "residual": "Leave in Other"}
+HIGH_BAND_LABELS = {"assign": "Share among the stems", "learned": "Share (learned)", "residual": "Leave in Other"}
 
 APP_BLOCK_FRAMES = 1 << 14
 """Frames read per block in the app: progress is reported after each block, so a

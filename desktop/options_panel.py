@@ -43,7 +43,8 @@ TEMPLATE_HELP = ("Where each stem goes, under the output folder; ends in .{ext}.
 HIGH_BAND_HELP = ("The model hears up to 11 kHz. For inputs above 22.05 kHz (44.1 or 48 kHz files),\n"
                   "\"Share among the stems\" gives each stem its share of the band above 11 kHz\n"
                   "(cymbals, string noise), judged from its own content just below; what no stem\n"
-                  "claims goes to Other. \"Leave in Other\" puts all of it in the Other stem.")
+                  "claims goes to Other. \"Share (learned)\" lets a small trained network judge the\n"
+                  "shares instead. \"Leave in Other\" puts all of it in the Other stem.")
 
 
 def _set_item_enabled(combo: QComboBox, index: int, enabled: bool, tip: str = "") -> None:

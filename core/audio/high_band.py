@@ -33,6 +33,7 @@ returns the rest, so the total output length equals the total input length exact
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +85,26 @@ def crossover_weights(freqs: np.ndarray, edge_hz: float, start: float) -> np.nda
     return np.sin(0.5 * np.pi * position) ** 2
 
 
+def smooth_frames(powers: np.ndarray, state: np.ndarray | None, decay: float) -> tuple[np.ndarray, np.ndarray]:
+    """``P'(t) = a P'(t-1) + (1 - a) P(t)`` along the last axis (frames) of ``(..., T)``.
+
+    ``state`` is ``P'`` of the frame before (``(...)``; None: start from the first frame).
+    Returns the smoothed ``(..., T)`` and the new state.
+    """
+    out = np.empty_like(powers)
+    state = powers[..., 0] if state is None else state
+    for t in range(powers.shape[-1]):
+        state = decay * state + (1.0 - decay) * powers[..., t]
+        out[..., t] = state
+    return out, state
+
+
+def band_power(spectra: np.ndarray, bins: np.ndarray) -> np.ndarray:
+    """``sum_{f in bins} |X(..., f)|^2`` of complex ``(..., F)`` spectra, in float64: ``(...)``."""
+    part = spectra[..., bins]
+    return (part.real**2 + part.imag**2).sum(-1, dtype=np.float64)
+
+
 class HighBandMasks:
     """The rule-based high-band masks ``M_i(t, f)`` of the module docstring.
 
@@ -111,26 +132,16 @@ class HighBandMasks:
         self._state: np.ndarray | None = None  # smoothed powers (C, 2S+1) of the last frame
 
     def _smooth(self, powers: np.ndarray) -> np.ndarray:
-        """``P'(t) = a P'(t-1) + (1 - a) P(t)`` along the frames of ``(C, K, T)``."""
-        out = np.empty_like(powers)
-        state = powers[..., 0] if self._state is None else self._state
-        for t in range(powers.shape[-1]):
-            state = self.decay * state + (1.0 - self.decay) * powers[..., t]
-            out[..., t] = state
-        self._state = state
+        out, self._state = smooth_frames(powers, self._state, self.decay)
         return out
 
     def __call__(self, stems: np.ndarray, mix: np.ndarray) -> np.ndarray:
         """``stems (C, S, T, F)``, ``mix (C, T, F)`` complex spectra -> masks ``(C, S, T, H)``
         for the bins ``self.high``."""
 
-        def power(x: np.ndarray, bins: np.ndarray) -> np.ndarray:
-            part = x[..., bins]
-            return (part.real**2 + part.imag**2).sum(-1, dtype=np.float64)
-
         count = stems.shape[1]
-        raw = np.concatenate([power(stems, self.upper), power(stems, self.lower),
-                              power(mix, self.upper)[:, None]], axis=1)  # (C, 2S+1, T)
+        raw = np.concatenate([band_power(stems, self.upper), band_power(stems, self.lower),
+                              band_power(mix, self.upper)[:, None]], axis=1)  # (C, 2S+1, T)
         smoothed = self._smooth(raw)
         upper, lower, mix_upper = smoothed[:, :count], smoothed[:, count : 2 * count], smoothed[:, -1]
         other = np.maximum(mix_upper - upper.sum(1), 0.0) + self.floor  # (C, T), flat above the edge
@@ -157,17 +168,21 @@ class HighBandAssigner:
         channels, stems: shape of the blocks, ``mix (k, C)`` and ``stems (k, C, S)``.
         edge_hz: the model's band edge.
         settings: the numbers of the rule.
+        make_masks: ``(freqs, edge_hz, settings, frame_seconds) -> masks``, the masks' maker:
+            the rule (:class:`HighBandMasks`, default) or the learned network
+            (:mod:`core.audio.learned_high_band`); the masks are called like
+            :meth:`HighBandMasks.__call__` and say their bins in ``high``.
     """
 
     def __init__(self, rate: int, channels: int, stems: int, edge_hz: float = MODEL_EDGE_HZ,
-                 settings: HighBandSettings = DEFAULT_SETTINGS):
+                 settings: HighBandSettings = DEFAULT_SETTINGS, make_masks: Callable = HighBandMasks):
         if not has_high_band(rate, edge_hz):
             raise ValueError(f"{rate} Hz has no band above {edge_hz:g} Hz")
         self.size = settings.frame_samples(rate)
         self.hop = self.size // 2
         self.channels, self.stems = channels, stems
         freqs = np.fft.rfftfreq(self.size, 1.0 / rate)
-        self.masks = HighBandMasks(freqs, edge_hz, settings, self.hop / rate)
+        self.masks = make_masks(freqs, edge_hz, settings, self.hop / rate)
         self.w_hi = crossover_weights(freqs[self.masks.high], edge_hz, settings.crossover_start).astype(np.float32)
         periodic_hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(self.size) / self.size)
         self.window = np.sqrt(periodic_hann).astype(np.float32)  # w^2(t) + w^2(t + N/2) = 1

@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--full-band", action="store_true",
                         help="score at the set's own rate (above 22.05 kHz, e.g. 'stemforge synth "
                              "--sample-rate 44100'): the model band, the full band and the band above "
-                             "11.025 kHz, for --high-band assign and residual; --split may list "
+                             "11.025 kHz, for each --high-band mode; --split may list "
                              "several splits separated by commas")
 
 

@@ -27,6 +27,7 @@ from core.devices import DEVICE_NAMES, SMALL_NETWORK_PARAMETERS, threads_for_net
 from core.diffusion.constants import ANCHORS
 from core.errors import ConfigError, Outcome
 from core.nn.architectures import ARCHITECTURES
+from core.training import high_band_command
 from core.training.config import (
     DEFAULT_SEGMENT_SECONDS,
     EXTRACTOR_LOSSES,
@@ -158,6 +159,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for stage in STAGES:
         sub = stages.add_parser(stage, help=STAGE_HELP[stage], description=STAGE_HELP[stage])
         _add_stage_arguments(sub, stage)
+    high_band_command.add_parser(stages)
 
 
 def _absolute(path: Path | None) -> str | None:
@@ -235,6 +237,8 @@ def train_stage(config: TrainingConfig, run_dir: Path, resume: bool, threads: in
 def run(args: argparse.Namespace) -> Outcome | None:
     """``stemforge train STAGE ...``: INTERRUPTED when the run stopped early on the user's
     request (its checkpoint is written), else None."""
+    if args.stage == "high-band":
+        return high_band_command.run(args)
     config, resume = build_config(args)
     result = train_stage(config, Path(args.out), resume, getattr(args, "threads", None))
     scores = ", ".join(

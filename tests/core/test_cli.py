@@ -225,13 +225,17 @@ def test_high_band_choice_reaches_the_stems_and_the_recipe(fake_model, make_audi
         out = tmp_path / mode
         assert main(["separate", str(path), "--out", str(out), "--preset", "draft", "--high-band", mode]) == 0
         recipe = json.loads((out / "track" / "stemforge.json").read_text())
-        assert recipe["high_band"] == {"mode": mode, "edge_hz": 11025.0, "applied": mode == "assign"}
+        recorded = {key: recipe["high_band"].pop(key) for key in ("mask", "mask_sha256") if key in recipe["high_band"]}
+        assert recipe["high_band"] == {"mode": mode, "edge_hz": 11025.0, "applied": mode != "residual"}
+        assert (recorded["mask"] == "high-band.safetensors" and len(recorded["mask_sha256"]) == 64 if mode == "learned"
+                else recorded == {})
         drums = sf.read(str(out / "track" / "drums.wav"))[0]
         spectrum = np.abs(np.fft.rfft(drums)) ** 2
         return spectrum[np.fft.rfftfreq(drums.size, 1 / 44100) > 12000].sum() / spectrum.sum()
 
-    residual, assign = drums_high_band("residual"), drums_high_band("assign")
+    residual, assign, learned = drums_high_band("residual"), drums_high_band("assign"), drums_high_band("learned")
     assert assign > 0.02 > 10 * residual, (assign, residual)
+    assert learned > 0.02, (learned, residual)
     with pytest.raises(SystemExit):
         main(["separate", str(path), "--high-band", "mirror"])
 

@@ -25,11 +25,12 @@ def null_error(result, original):
     return np.abs(total - original).max()
 
 
-@pytest.mark.parametrize("rate,channels,subtype,lsb", [
-    (48000, 2, "PCM_24", 0.0), (44100, 1, "PCM_16", 0.0), (44100, 2, "FLOAT", 1e-6)])
-def test_stems_keep_format_and_null_against_the_input(make_audio, tmp_path, rate, channels, subtype, lsb):
+@pytest.mark.parametrize("rate,channels,subtype,lsb,high_band", [
+    (48000, 2, "PCM_24", 0.0, "assign"), (44100, 1, "PCM_16", 0.0, "assign"), (44100, 2, "FLOAT", 1e-6, "assign"),
+    (48000, 2, "PCM_24", 0.0, "learned"), (44100, 2, "FLOAT", 1e-6, "learned")])
+def test_stems_keep_format_and_null_against_the_input(make_audio, tmp_path, rate, channels, subtype, lsb, high_band):
     path = make_audio(seconds=0.8, samplerate=rate, channels=channels, subtype=subtype)
-    result = separate_file(path, FilterBankModel(), SeparationOptions(out_dir=tmp_path / "out"))
+    result = separate_file(path, FilterBankModel(), SeparationOptions(out_dir=tmp_path / "out", high_band=high_band))
     assert result.status == "done", result.message
     assert set(result.outputs) == {"bass", "drums", "guitar", "piano", "other"}
     original = read(path)

@@ -54,7 +54,7 @@ def test_assign_gives_the_drums_their_high_band(tmp_path):
     report = full_band_json(result, {"data": "x", "split": "test", "seed": 0})
     high = {row["name"]: row["active"] for row in report["bands"]["high band"]}
     full = {row["name"]: row["active"] for row in report["bands"]["full band"]}
-    assert set(high) == {"mixture", "draft/assign", "draft/residual", "oracle high-band mask"}
+    assert set(high) == {"mixture", "draft/assign", "draft/learned", "draft/residual", "oracle high-band mask"}
     assert high["mixture"]["drums"] == 0.0
     assert high["draft/residual"]["drums"] < -20  # an empty high band
     assert high["draft/assign"]["drums"] > high["draft/residual"]["drums"] + 20
@@ -72,3 +72,18 @@ def test_command_writes_the_full_band_report(tmp_path, monkeypatch):
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["kind"] == "full-band" and set(report["bands"]) == {"model band", "full band", "high band"}
     assert "## high band" in (tmp_path / "report" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("high_band", ["assign", "learned"])
+def test_the_high_band_stage_on_residual_stems_is_the_pipeline_s_output(tmp_path, high_band):
+    """The evaluation runs the model once and applies each mode's stage to those stems:
+    that must be what the pipeline writes for the mode."""
+    from core.evaluation.full_band import pipeline_estimates, with_high_band
+
+    (chunk,) = list(FullBandSource(write_set(tmp_path / "data", RATE), ["test"], CHUNK))
+    model, preset = FilterBankModel(segment_samples=8192), TEST_PRESETS["draft"]
+    residual = pipeline_estimates(model, chunk.mixture, RATE, preset, 3, "residual")
+    direct = pipeline_estimates(model, chunk.mixture, RATE, preset, 3, high_band)
+    staged = with_high_band(residual, chunk.mixture, RATE, high_band, model)
+    assert not np.allclose(direct, residual)
+    np.testing.assert_allclose(staged, direct, atol=1e-6)
