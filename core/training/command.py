@@ -95,6 +95,7 @@ OPTIONS: dict[str, dict] = {
     "predictive_weight": {"metavar": "W",
                           "help": "weight of the loss on the student's one-step output from x_det "
                                   "(waveform L1 + multi-resolution STFT)"},
+    "sigma_max": {"metavar": "S", "help": "highest noise level of the distillation grid"},
     "k_max": {"metavar": "K", "help": "most teacher Heun steps per distillation step"},
     "device": {"choices": DEVICE_NAMES, "help": "where to train; cuda uses bf16 autocast"},
     "seed": {"metavar": "K", "help": "seed of weights, crops and noise"},
