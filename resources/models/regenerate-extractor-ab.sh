@@ -25,3 +25,8 @@ for run in lite-l1stft lite-mse-2h bs-lite-mse; do
     stemforge eval --model "$SF/runs/$run-bundle" --data "$D" --split $split --modes draft --out "$SF/runs/$run-eval-$split" --quiet
   done
 done
+
+# 4. The winner (lite, MSE) trains on, in several stretches, towards 8 hours: a copy of
+#    the 120-minute run, resumed with the same command after any interruption.
+[ -d "$SF/runs/lite-long" ] || cp -r "$SF/runs/lite-mse-2h" "$SF/runs/lite-long"
+stemforge train extractor --data "$D" --config lite --loss mse --out "$SF/runs/lite-long" --minutes 480 --lr 3e-4 --validate-every 500 --threads 1
