@@ -23,7 +23,7 @@ f(x, sigma) = a + c_skip (x - a) + c_out F, with f(x, eps) = x, eps = sigma_min)
 student starts as a copy of the teacher's EMA U-Net and the target f_EMA is the loop's
 EMA of the student (decay 0.999, no warm-up). The teacher, the student and the target
 all get the frozen extractor's stage activations and the mixture. RAdam. L_pred is not
-the paper's (core/METHOD.md section 5a): it scores what the product returns, so that one
+the paper's (core/METHOD.md section 5, "Predictive loss"): it scores what the product returns, so that one
 step learns to beat x_det rather than only to agree with a teacher that may not.
 
 The student evaluations run as one forward pass over the concatenated batch (``2B``
