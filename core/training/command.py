@@ -95,6 +95,10 @@ OPTIONS: dict[str, dict] = {
     "predictive_weight": {"metavar": "W",
                           "help": "weight of the loss on the student's one-step output from x_det "
                                   "(waveform L1 + multi-resolution STFT)"},
+    "consistency_weight": {"metavar": "W",
+                           "help": "weight of the consistency term (0 skips the teacher's "
+                                   "trajectories: a predictive student, 2-3x cheaper a step)"},
+    "denoising_weight": {"metavar": "W", "help": "weight of the student's EDM denoising term"},
     "sigma_max": {"metavar": "S", "help": "highest noise level of the distillation grid"},
     "k_max": {"metavar": "K", "help": "most teacher Heun steps per distillation step"},
     "device": {"choices": DEVICE_NAMES, "help": "where to train; cuda uses bf16 autocast"},

@@ -123,6 +123,24 @@ def test_distill_loss_parts_and_teacher_step_count(tiny_resolved, toy_batch):
     torch.testing.assert_close(loss.detach(), expected)
 
 
+def test_a_predictive_student_never_runs_the_teacher(tiny_resolved, toy_batch, monkeypatch):
+    stage, _ = build("distill", tiny_resolved)
+    stage.config = dataclasses.replace(stage.config, consistency_weight=0.0)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the teacher ran although the consistency term is off")
+
+    monkeypatch.setattr(stage, "teacher_trajectory", forbidden)
+    generators = StepGenerators.create(CPU).reseed(seed=3, step=7, rank=0)
+    loss, parts = stage.loss(stage.network, EMA(stage.network, 0.999).module, toy_batch, generators)
+    assert set(parts) == {"loss_denoising", "loss_predictive"}
+    expected = (stage.config.denoising_weight * parts["loss_denoising"]
+                + stage.config.predictive_weight * parts["loss_predictive"])
+    torch.testing.assert_close(loss.detach(), expected)
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in stage.network.parameters())
+
+
 def test_teacher_steps_are_drawn_proportionally_to_k():
     probabilities = teacher_steps_distribution(4)
     torch.testing.assert_close(probabilities, torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64))
