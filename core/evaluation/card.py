@@ -9,22 +9,19 @@
 Reads what the other commands wrote and puts it next to the weights:
 
 - ``MODEL_CARD.md``: training data and time per stage (from the manifest the export
-  wrote), the quality tables (from ``stemforge eval``'s ``report.json``; several reports
-  are merged row by row, e.g. the presets of the shipped bundle and the teacher of a
-  bundle that includes it), the goals checked against those figures, the sigma_max sweep
+  wrote), the quality tables (from ``stemforge eval``'s ``report.json``: one section per
+  evaluated split, in the order given; reports of the same split are merged row by row,
+  e.g. the presets of the shipped bundle and the teacher of a bundle that includes it),
+  the goals checked against each split's figures (:mod:`core.evaluation.goals`), the sigma_max sweep
   (from ``stemforge sweep``), the speed table (from ``stemforge bench --out``), the
   limitations, and the command sequence that regenerates the bundle;
 - ``training-curves.png``: loss and validation SI-SDRi against step for each run given
   with ``--runs`` (their ``log.jsonl``);
 - ``sweep.png``: a copy of the sweep plot.
 
-With ``--full-band`` (a ``stemforge eval --full-band`` folder) the card also shows the
-full-band and high-band tables and the goals of issue #15 for the ``assign`` rows: drums'
-high band >= +1 dB, every stem's high band >= 0 dB, and no stem's full-band figure below
-its model-band (22.05 kHz) figure.
-
-Goals (issue #6): ``best`` >= 10 dB SI-SDRi on active stems; consistency with 2 to 4
-steps >= the teacher > the extractor (draft). Each is printed as pass/miss with figures.
+With ``--full-band`` (a ``stemforge eval --full-band`` folder, repeatable) the card also
+shows the full-band and high-band tables of each and the goals of issue #15 for the
+``assign`` rows.
 """
 
 from __future__ import annotations
@@ -36,40 +33,40 @@ import shutil
 from pathlib import Path
 
 from core.errors import ConfigError
+from core.evaluation.goals import check_goals, full_band_goals, goals_table
 from core.model import withheld_presets
 
 CARD_FILE = "MODEL_CARD.md"
 CURVES_FILE = "training-curves.png"
 SWEEP_FILE = "sweep.png"
-BEST_GOAL_DB = 10.0
-TIE_DB = 0.1
-"""Differences smaller than this count as a tie in the goals (the figures move by a few
-hundredths of a dB with the refiners' noise seed)."""
 STAGE_NAMES = {"extractor": "extractor", "diffusion": "teacher", "distill": "student"}
 STEM_COLUMNS = ("bass", "drums", "guitar", "piano", "All")
 
 LIMITATIONS = """\
 - **22.05 kHz model band.** The networks see audio resampled to 22 050 Hz. Above 11 kHz
-  the stems get a share of the input's high band judged by a rule from their own content
-  just below the edge (`--high-band assign`, the default), not by the networks; with
-  `--high-band residual` the residual stem (mix minus stems) keeps all of it. Either way
-  the stems plus the residual rebuild the input exactly.
+  the stems get a share of the input's high band judged from their own content just below
+  the edge, by a rule (`--high-band assign`, the default) or a small trained mask
+  (`--high-band learned`), not by the networks; with `--high-band residual` the residual
+  stem (mix minus stems) keeps all of it. Either way the stems plus the residual rebuild
+  the input exactly.
 - **Each channel is separated as mono.** Stereo files are split channel by channel; the
   stereo image of each stem comes from the mix, not from a stereo model.
-- **Synthetic training data.** The model learned from General MIDI songs rendered with
-  FluidSynth: sampled instruments, no vocals, no effects, no mastering. Real recordings
-  sound different (amp tones, room, compression, vocals) and will separate less cleanly
-  than the synthetic test figures above suggest.
-- **Small CPU budget.** Each network has 6.2 M parameters and trained for minutes to
-  about two hours on 2 CPU cores; the paper's model has 405 M parameters and trained for
-  days on GPUs. Expect audible bleed between stems."""
+- **Synthetic training data.** The songs are rendered from MIDI parts: recorded instrument
+  samples and General MIDI soundfonts, through a production chain (see Training). No
+  vocals, no live performances, no real rooms or amplifiers: real recordings separate less
+  cleanly than the synthetic figures above, and instruments unlike any in training
+  (the held-out-timbre split) much less cleanly.
+- **Small CPU budget.** Each network has 6.2 M parameters and trained for hours at most on
+  2 CPU cores; the paper's model has 405 M parameters and trained for days on GPUs. Expect
+  audible bleed between stems."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``stemforge card``."""
     parser.add_argument("--model", required=True, type=Path, metavar="BUNDLE_DIR", help="the bundle folder")
     parser.add_argument("--eval", dest="evals", action="append", type=Path, required=True, metavar="REPORT_DIR",
-                        help="a 'stemforge eval --out' folder (repeat to merge rows; the first report wins)")
+                        help="a 'stemforge eval --out' folder (repeat: one section per split, in this order; "
+                             "reports of one split merge row by row, the first report wins)")
     parser.add_argument("--sweep", type=Path, default=None, metavar="SWEEP_DIR", help="a 'stemforge sweep --out' folder")
     parser.add_argument("--bench", type=Path, default=None, metavar="BENCH.json",
                         help="the JSON that 'stemforge bench --out FILE.md' wrote next to FILE.md")
@@ -79,8 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what the training data was (default: the dataset path the export recorded)")
     parser.add_argument("--notes", type=Path, default=None, metavar="FILE",
                         help="a Markdown file of remarks on this model, shown as the card's Notes section")
-    parser.add_argument("--full-band", type=Path, default=None, metavar="REPORT_DIR",
-                        help="a 'stemforge eval --full-band --out' folder: adds the full-band section")
+    parser.add_argument("--full-band", action="append", type=Path, default=None, metavar="REPORT_DIR",
+                        help="a 'stemforge eval --full-band --out' folder: adds a full-band section (repeatable)")
     parser.add_argument("--recipe", type=Path, default=None, metavar="FILE",
                         help="a text file with the commands that regenerate the bundle (shown verbatim)")
 
@@ -90,6 +87,14 @@ def _read_json(path: Path, what: str) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise ConfigError(f"{path}: cannot read the {what} ({error})") from None
+
+
+def group_reports(reports: list[dict]) -> list[list[dict]]:
+    """Reports grouped by evaluated set (``data`` and ``split``), groups in first-seen order."""
+    groups: dict[tuple, list[dict]] = {}
+    for report in reports:
+        groups.setdefault((report.get("data"), report.get("split")), []).append(report)
+    return list(groups.values())
 
 
 def merge_reports(reports: list[dict]) -> list[dict]:
@@ -135,58 +140,18 @@ def row_labels(rows: list[dict], presets: dict) -> dict[str, str]:
     return labels
 
 
-def check_goals(rows: list[dict], presets: dict) -> list[tuple[str, str, bool]]:
-    """``(goal, measured, passed)`` for the issue's goals, from the active-stems "All" column.
-
-    "Beats" needs a margin of at least :data:`TIE_DB`; "at least matches" passes within it.
-    """
-    score = {row["name"]: row["active"].get("All") for row in rows}
-    goals = []
-    if score.get("best") is not None:
-        goals.append((f"best >= {BEST_GOAL_DB:g} dB (active stems)", f"{score['best']:.2f} dB",
-                      score["best"] >= BEST_GOAL_DB))
-    teachers = {name: value for name, value in score.items() if name.startswith("teacher:") and value is not None}
-    draft = score.get("draft")
-    if teachers and draft is not None:
-        name, teacher = max(teachers.items(), key=lambda item: item[1])
-        goals.append((f"teacher beats the extractor (draft) by >= {TIE_DB:g} dB",
-                      f"{name} {teacher:.3f} vs draft {draft:.3f} dB", teacher - draft >= TIE_DB))
-        for preset_name, preset in presets.items():
-            steps = int(preset.get("steps", 0))
-            if 2 <= steps <= 4 and preset.get("sampler", "consistency") == "consistency" and score.get(preset_name) is not None:
-                value = score[preset_name]
-                goals.append((f"{preset_name} ({steps} consistency steps) at least matches the teacher "
-                              f"(within {TIE_DB:g} dB)", f"{value:.3f} vs {teacher:.3f} dB", value >= teacher - TIE_DB))
-    return goals
-
-
-DRUMS_HIGH_BAND_GOAL_DB = 1.0
-
-
-def full_band_goals(report: dict) -> list[tuple[str, str, bool]]:
-    """``(goal, measured, passed)`` of issue #15 for every ``MODE/assign`` row (active stems)."""
-    rows = {band: {row["name"]: row["active"] for row in report["bands"][band]} for band in report["bands"]}
-    goals = []
-    for name, high in rows["high band"].items():
-        if not name.endswith("/assign"):
-            continue
-        mode = name.split("/")[0]
-        stems = [s for s in STEM_COLUMNS if s != "All" and high.get(s) is not None]
-        drums = high.get("drums")
-        if drums is not None:
-            goals.append((f"{name}: drums' high band >= +{DRUMS_HIGH_BAND_GOAL_DB:g} dB", f"{drums:.2f} dB",
-                          drums >= DRUMS_HIGH_BAND_GOAL_DB))
-        if stems:
-            worst = min(stems, key=lambda s: high[s])
-            goals.append((f"{name}: every stem's high band >= 0 dB", f"lowest {worst} {high[worst]:.2f} dB",
-                          high[worst] >= 0.0))
-        full, model = rows["full band"].get(name, {}), rows["model band"].get(mode, {})
-        pairs = [(s, full[s] - model[s]) for s in stems if full.get(s) is not None and model.get(s) is not None]
-        if pairs:
-            worst, gap = min(pairs, key=lambda pair: pair[1])
-            goals.append((f"{name}: full band >= model band, each stem", f"lowest margin {worst} {gap:+.2f} dB",
-                          gap >= 0.0))
-    return goals
+def _quality_section(reports: list[dict], presets: dict) -> list[str]:
+    """Tables and goals of one evaluated split (its reports merged row by row)."""
+    rows = merge_reports(reports)
+    labels = row_labels(rows, presets)
+    first = reports[0]
+    return ["", f"### `{first['split']}` split of `{first['data']}`", "",
+            f"`stemforge eval`: {first['chunks']} chunks of {first['protocol']['chunk_samples']} samples, "
+            f"{first['windows_kept']} kept 4 s windows, seed {first['seed']}; measured {first['date']} on "
+            f"{first['machine']}.", "",
+            "Active stems (windows where the stem plays):", "", quality_table(rows, "active", labels), "",
+            "Paper convention (silent references included):", "", quality_table(rows, "paper", labels), "",
+            "Goals (active stems):", "", *goals_table(check_goals(rows, presets))]
 
 
 def _full_band_section(report: dict) -> list[str]:
@@ -200,10 +165,7 @@ def _full_band_section(report: dict) -> list[str]:
              "magnitudes above the edge.", ""]
     for band in ("model band", "full band", "high band"):
         lines += [full_band_table(report, band), ""]
-    lines += ["| goal | measured | status |", "|---|---|---|"]
-    for goal, measured, passed in full_band_goals(report):
-        lines.append(f"| {goal} | {measured} | {'pass' if passed else '**missed**'} |")
-    return lines
+    return lines + goals_table(full_band_goals(report))
 
 
 def plot_curves(runs: list[Path], path: Path) -> Path | None:
@@ -311,7 +273,7 @@ def _sweep_section(sweep: dict) -> list[str]:
 def write_card(bundle: Path, evals: list[Path], sweep_dir: Path | None = None, bench_file: Path | None = None,
                runs: list[Path] | tuple = (), recipe: Path | None = None,
                data_description: str | None = None, notes: Path | None = None,
-               full_band: Path | None = None) -> Path:
+               full_band: list[Path] | tuple = ()) -> Path:
     """Write ``MODEL_CARD.md`` (and the figures) into ``bundle``; returns the card's path.
 
     Raises:
@@ -331,11 +293,13 @@ def _write_card(bundle, evals, sweep_dir, bench_file, runs, recipe, data_descrip
 
     info = describe_bundle(bundle)
     reports = [_read_json(Path(folder) / "report.json", "evaluation report") for folder in evals]
-    rows = merge_reports(reports)
     presets = info["presets"]
-    labels = row_labels(rows, presets)
-    first = reports[0]
     manifest = read_manifest(bundle)
+    refined = "student" in info["networks"]
+    method = ("a deterministic extractor, a diffusion teacher conditioned on it, and a consistency student "
+              "distilled from the teacher" if refined else
+              "this bundle ships the deterministic extractor alone (preset draft); the refiners are not "
+              "shipped because they do not beat it yet (see Notes)")
 
     lines = [f"# Model card: {info['id']}", "",
              f"- weights: `{Path(bundle).name}/weights.safetensors`, {info['size_bytes'] / 1e6:.1f} MB, "
@@ -344,8 +308,7 @@ def _write_card(bundle, evals, sweep_dir, bench_file, runs, recipe, data_descrip
              f"architecture `{manifest['architecture'].get('name')}` (1D U-Net), {info['sample_rate']} Hz mono, "
              f"segment {info['segment_samples']} samples",
              "- method: Karchkhadze, Izadi, Zhang 2024, \"Improving Source Extraction with Diffusion and "
-             "Consistency Models\": a deterministic extractor, a diffusion teacher conditioned on it, and a "
-             "consistency student distilled from the teacher", "",
+             f"Consistency Models\": {method}", "",
              "## Presets", "",
              "| preset | network | steps | sigma_max | tuned on validation | gain over draft (dB, validation) | offered |",
              "|---|---|---:|---:|---|---:|---|"]
@@ -362,23 +325,19 @@ def _write_card(bundle, evals, sweep_dir, bench_file, runs, recipe, data_descrip
         curves = plot_curves([Path(r) for r in runs], Path(bundle) / CURVES_FILE)
         if curves is not None:
             lines += ["", f"![Training curves]({CURVES_FILE})"]
-    lines += ["", "## Quality", "",
-              f"`stemforge eval` on the `{first['split']}` split of `{first['data']}`: {first['chunks']} chunks of "
-              f"{first['protocol']['chunk_samples']} samples, {first['windows_kept']} kept 4 s windows, seed "
-              f"{first['seed']}; measured {first['date']} on {first['machine']}. `mixture` is the input itself "
-              f"(0 dB by definition); `oracle IRM` masks the mixture with the true stems (an upper reference).", "",
-              "### Active stems (windows where the stem plays)", "", quality_table(rows, "active", labels), "",
-              "### Paper convention (silent references included)", "", quality_table(rows, "paper", labels), "",
-              "### Goals", "", "| goal | measured | status |", "|---|---|---|"]
-    for goal, measured, passed in check_goals(rows, presets):
-        lines.append(f"| {goal} | {measured} | {'pass' if passed else '**missed**'} |")
+    lines += ["", "## Quality", "", "`mixture` is the input itself (0 dB by definition); `oracle IRM` masks "
+              "the mixture with the true stems (an upper reference)."]
+    for group in group_reports(reports):
+        lines += _quality_section(group, presets)
     if sweep_dir is not None:
         sweep = _read_json(Path(sweep_dir) / "sweep.json", "sweep results")
         shutil.copyfile(Path(sweep_dir) / "sweep.png", Path(bundle) / SWEEP_FILE)
         lines += ["", "## sigma_max sweep (the paper's Figure 2)", ""] + _sweep_section(sweep)
-    if full_band is not None:
-        report = _read_json(Path(full_band) / "report.json", "full-band evaluation report")
-        lines += ["", "## Full-band stems (above the model's band)", ""] + _full_band_section(report)
+    if full_band:
+        lines += ["", "## Full-band stems (above the model's band)"]
+        for folder in full_band:
+            report = _read_json(Path(folder) / "report.json", "full-band evaluation report")
+            lines += [""] + _full_band_section(report)
     if bench_file is not None:
         lines += ["", "## Speed and memory", ""] + _speed_section(_read_json(Path(bench_file), "benchmark"))
     if notes is not None:
