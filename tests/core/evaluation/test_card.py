@@ -153,3 +153,31 @@ def test_a_missing_report_is_a_one_line_usage_error(bundle, tmp_path, capsys):
     assert status == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "report.json" in err
+
+
+def full_band_report(data: str, drums_high: float) -> dict:
+    def band_row(name, drums):
+        figures = {"bass": 5.0, "drums": drums, "guitar": 2.0, "piano": 3.0, "All": 3.0}
+        return {"name": name, "active": figures, "paper": figures}
+
+    return {"data": data, "split": "test", "rate": 44100, "chunks": 2, "windows_kept": 8, "seed": 0,
+            "date": "2026-12-02", "edge_hz": 11025.0,
+            "bands": {"model band": [band_row("draft", 9.0)],
+                      "full band": [band_row("draft/assign", 9.1)],
+                      "high band": [band_row("draft/assign", drums_high)]}}
+
+
+def test_each_full_band_report_gets_its_tables_and_issue_15_goals(bundle, results, tmp_path):
+    presets_dir, *_ = results
+    folders = []
+    for name, drums in (("gm", 0.4), ("recorded", 1.5)):
+        folder = tmp_path / f"fb-{name}"
+        folder.mkdir()
+        (folder / "report.json").write_text(json.dumps(full_band_report(f"/data/{name}", drums)))
+        folders += ["--full-band", str(folder)]
+    assert main(["card", "--model", str(bundle), "--eval", str(presets_dir), *folders]) == 0
+    card = (bundle / CARD_FILE).read_text()
+    assert card.count("## Full-band stems") == 1
+    assert "on `/data/gm` split(s) `test`" in card and "on `/data/recorded` split(s) `test`" in card
+    assert "| draft/assign: drums' high band >= +1 dB | 0.40 dB | **missed** |" in card
+    assert "| draft/assign: drums' high band >= +1 dB | 1.50 dB | pass |" in card
