@@ -73,9 +73,10 @@ def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder (default: ./stems)")
     parser.add_argument("--stems", type=_stems, default=INSTRUMENTS,
                         help=f"comma-separated instruments to extract (default: {','.join(INSTRUMENTS)})")
-    parser.add_argument("--preset", default="balanced", choices=PRESET_ORDER,
+    parser.add_argument("--preset", default=None, choices=PRESET_ORDER,
                         help="quality/speed: draft = extractor only; fast/balanced/best = "
-                             "1/2/4 consistency refinement steps, as the model's card says (default: balanced)")
+                             "1/2/4 consistency refinement steps, as the model's card says (default: "
+                             "balanced when the model offers it, else the slowest faster preset it offers)")
     parser.add_argument("--model", default=None,
                         help="model bundle id or folder (default: the bundled default model)")
     parser.add_argument("--device", default="auto", choices=DEVICE_NAMES,

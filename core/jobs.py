@@ -16,7 +16,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -36,7 +36,7 @@ from core.audio.writer import (
 from core.errors import AudioWriteError, Cancelled, ConfigError, OutputExistsError, StemforgeError
 from core.fileio import remove_quietly, remove_stale_temporaries, sha256_file
 from core.instruments import DEFAULT_HIGH_BAND, INSTRUMENTS, RESIDUAL_STEM
-from core.model import StemModel
+from core.model import StemModel, default_preset
 from core.option_checks import check_subtype, validate_options
 from core.outputs import (
     COLLISION_HINT,
@@ -60,7 +60,8 @@ class SeparationOptions:
 
     out_dir: Path = Path("stems")
     stems: tuple[str, ...] = INSTRUMENTS
-    preset: str = "balanced"
+    preset: str | None = None
+    """A preset name, or None for the model's :func:`~core.model.default_preset`."""
     device: str = "auto"
     format: str = "wav"
     subtype: str | None = None
@@ -96,6 +97,13 @@ class FileResult:
 
     def __post_init__(self) -> None:
         self.status = FileStatus(self.status)
+
+
+def with_model_defaults(options: SeparationOptions, model: StemModel) -> SeparationOptions:
+    """``options`` with the choices left to the model filled in (the preset, when None)."""
+    if options.preset is None:
+        return replace(options, preset=default_preset(model.presets))
+    return options
 
 
 def find_audio_files(paths: Sequence[Path]) -> list[Path]:
@@ -188,6 +196,7 @@ def separate_file(
     """
     started = time.perf_counter()
     path = Path(path)
+    options = with_model_defaults(options, model)
 
     def result(status: str, message: str, **extra) -> FileResult:
         return FileResult(path, status, message, seconds=time.perf_counter() - started, **extra)
@@ -368,6 +377,7 @@ def run_batch(
 
     After a cancel, the file being processed and every later one end "cancelled".
     """
+    options = with_model_defaults(options, model)
     validate_options(options, model)
     results: list[FileResult] = []
     reserved: set[Path] = set()

@@ -43,6 +43,9 @@ class Preset:
 PRESET_ORDER: tuple[str, ...] = ("draft", "fast", "balanced", "best")
 """The product's presets, fastest first: the one list the CLI, the app and bundles use."""
 
+DEFAULT_PRESET = "balanced"
+"""The preset used when none is chosen, if the model offers it (:func:`default_preset`)."""
+
 MIN_PRESET_GAIN_DB = 0.1
 """A slower preset is offered only if it beats every faster one by this much (dB SI-SDRi
 on validation); otherwise it would cost time for nothing a listener can hear."""
@@ -75,6 +78,22 @@ def withheld_presets(gains: Mapping[str, float | None]) -> dict[str, str]:
         else:
             best_name, best_gain = name, gain
     return withheld
+
+
+def default_preset(presets: Mapping[str, Preset]) -> str:
+    """The preset to use when the user chose none: :data:`DEFAULT_PRESET` if the model
+    offers it, else the slowest offered preset faster than it, else the model's first.
+
+    "Offered" means present and not withheld (:func:`withheld_presets` on each preset's
+    ``gain_db``): a model whose refiners do not beat draft, or a draft-only model, runs
+    draft rather than spend time on a preset that sounds no better.
+    """
+    withheld = withheld_presets({name: preset.gain_db for name, preset in presets.items()})
+    offered = [name for name in PRESET_ORDER if name in presets and name not in withheld]
+    for name in reversed(PRESET_ORDER[: PRESET_ORDER.index(DEFAULT_PRESET) + 1]):
+        if name in offered:
+            return name
+    return offered[0] if offered else next(iter(presets))
 
 
 @runtime_checkable

@@ -23,7 +23,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -36,7 +36,7 @@ from core.benchmark.peer import INSTALL_HINT, PeerUnavailable, load_htdemucs, ru
 from core.errors import StemforgeError
 from core.evaluation.report import machine_description
 from core.jobs import FileStatus, SeparationOptions, separate_file
-from core.model import PRESET_ORDER, StemModel
+from core.model import PRESET_ORDER, StemModel, default_preset
 from core.pipeline import StreamSettings
 from core.progress import NEVER_CANCELLED, ProgressCallback, no_progress
 
@@ -57,7 +57,8 @@ class BenchSettings:
         short_minutes, long_minutes: inputs of the memory measurement (0 skips it).
         samplerate, channels: format of the clips (44.1 kHz stereo, 16-bit).
         memory_preset: preset of the memory runs (a refining one: it keeps the extractor's
-            activations alive during the refinement, the pipeline's largest footprint).
+            activations alive during the refinement, the pipeline's largest footprint); None:
+            ``fast`` when the model has it, else the model's default preset.
         skip_peer: do not run HTDemucs.
         repeats: timings of the network passes (the fastest is reported).
         device: where Stemforge runs.
@@ -68,7 +69,7 @@ class BenchSettings:
     long_minutes: float = 10.0
     samplerate: int = 44100
     channels: int = 2
-    memory_preset: str = "fast"
+    memory_preset: str | None = None
     skip_peer: bool = False
     repeats: int = 3
     device: str = "cpu"
@@ -250,6 +251,8 @@ def run_bench(
         "clip": {"seconds": settings.seconds, "samplerate": settings.samplerate, "channels": settings.channels,
                  "subtype": "PCM_16", "stems": list(model.instruments), "residual": True},
     }
+    if settings.memory_preset is None:
+        settings = replace(settings, memory_preset="fast" if "fast" in model.presets else default_preset(model.presets))
     result = BenchResult(settings, context)
     with tempfile.TemporaryDirectory(prefix="stemforge-bench-", dir=workdir) as temporary:
         folder = Path(temporary)

@@ -32,8 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="short input of the memory measurement, minutes (default: 1)")
     parser.add_argument("--long-minutes", type=non_negative_float, default=10.0,
                         help="long input of the memory measurement, minutes; 0 skips memory (default: 10)")
-    parser.add_argument("--memory-preset", default="fast", choices=list(PRESET_ORDER),
-                        help="preset of the memory runs (default: fast)")
+    parser.add_argument("--memory-preset", default=None, choices=list(PRESET_ORDER),
+                        help="preset of the memory runs (default: fast when the model has it, else "
+                             "the model's default preset)")
     parser.add_argument("--skip-peer", action="store_true",
                         help="do not run HTDemucs (the demucs package) for the speed comparison")
     parser.add_argument("--repeats", type=int, default=3,

@@ -213,3 +213,16 @@ def test_a_full_disk_is_named_as_such(make_audio, tmp_path, monkeypatch):
     assert result.status == "failed"
     assert "disk full while writing" in result.message and "System error" not in result.message
     assert "track/bass.wav" in result.message
+
+
+def test_without_a_chosen_preset_the_model_s_default_runs(make_audio, tmp_path):
+    from core.model import Preset
+
+    path = make_audio("song.wav", seconds=0.5, channels=1)
+    model = FilterBankModel()
+    result = separate_file(path, model, SeparationOptions(out_dir=tmp_path / "balanced"))
+    assert json.loads(result.recipe.read_text())["preset"] == "balanced"
+    model.presets = {"draft": Preset("draft", 0, 0.0)}  # a draft-only model
+    results = run_batch([path], model, SeparationOptions(out_dir=tmp_path / "draft"))
+    assert results[0].status == "done", results[0].message
+    assert json.loads(results[0].recipe.read_text())["preset"] == "draft"

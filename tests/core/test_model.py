@@ -26,3 +26,26 @@ def test_the_margin_is_the_documented_one_and_unmeasured_presets_stay():
     just = {"draft": 0.0, "fast": MIN_PRESET_GAIN_DB, "balanced": None}
     assert withheld_presets(just) == {}
     assert "fast" in withheld_presets({"fast": MIN_PRESET_GAIN_DB - 0.01})
+
+
+def presets_with_gains(**gains):
+    from core.model import PRESET_ORDER, Preset
+
+    steps = dict(zip(PRESET_ORDER, (0, 1, 2, 4), strict=True))
+    return {name: Preset(name, steps[name], 0.0 if name == "draft" else 0.01, gain_db=gains.get(name))
+            for name in ("draft", *gains)}
+
+
+def test_the_default_preset_is_balanced_when_the_model_offers_it():
+    from core.model import default_preset
+
+    assert default_preset(presets_with_gains(fast=0.5, balanced=0.8, best=1.2)) == "balanced"
+    assert default_preset(presets_with_gains(fast=None, balanced=None, best=None)) == "balanced"
+
+
+def test_the_default_falls_back_to_the_slowest_offered_faster_preset():
+    from core.model import default_preset
+
+    assert default_preset(presets_with_gains(fast=0.5, balanced=0.55, best=0.9)) == "fast"
+    assert default_preset(presets_with_gains(fast=-0.08, balanced=-0.09, best=-0.06)) == "draft"
+    assert default_preset(presets_with_gains()) == "draft"  # a draft-only model
