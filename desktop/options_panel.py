@@ -41,10 +41,10 @@ TEMPLATE_HELP = ("Where each stem goes, under the output folder; ends in .{ext}.
                  "{preset}, {model}.\n"
                  "Default: {track}/{stem}.{ext}")
 HIGH_BAND_HELP = ("The model hears up to 11 kHz. For inputs above 22.05 kHz (44.1 or 48 kHz files),\n"
-                  "\"Share among the stems\" gives each stem its share of the band above 11 kHz\n"
-                  "(cymbals, string noise), judged from its own content just below; what no stem\n"
-                  "claims goes to Other. \"Share (learned)\" lets a small trained network judge the\n"
-                  "shares instead. \"Leave in Other\" puts all of it in the Other stem.")
+                  "\"Share (learned)\" (the default) gives each stem its share of the band above\n"
+                  "11 kHz (cymbals, string noise), judged by a small trained network from the stems'\n"
+                  "content just below; what no stem claims goes to Other. \"Share among the stems\"\n"
+                  "judges the shares by a fixed rule instead. \"Leave in Other\" puts all of it in Other.")
 
 
 def _set_item_enabled(combo: QComboBox, index: int, enabled: bool, tip: str = "") -> None:

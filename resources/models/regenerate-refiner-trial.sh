@@ -12,3 +12,18 @@ stemforge train distill --data $D --extractor $E --teacher $R/r14-teacher --out 
 rm -rf $R/r14-bundle
 stemforge export --extractor $E --teacher $R/r14-teacher --student $R/r14-student --out $R/r14-bundle --id r14
 stemforge tune --model $R/r14-bundle --data $D --split validation --max-chunks 40 --grid 0.003,0.01,0.03,0.1,0.3 --quiet
+
+# Second trial (issue 14, 2026-12-02 06:05-06:19 UTC): a predictive student on lite-long's
+# step 7,296 (152 min; regenerate-extractor-ab.sh, copied to ext-s5 while it trained on).
+# The teacher is only the student's starting point here (warm start, one step); the student
+# trains on the denoising and predictive terms alone (--consistency-weight 0: no teacher
+# trajectories). Stopped at 474 steps (13.8 min): tuned on 8 validation chunks it chose
+# sigma_max 0.003 for 1, 2 and 4 steps at 0.49 / 0.49 / 0.46 dB against the extractor's 0.59.
+S5=$R/ext-s5
+stemforge train extractor --data $D --config lite --loss mse --out $S5 --steps 7296 --lr 3e-4 --validate-every 500 --threads 1
+stemforge train diffusion --data $D --extractor $S5 --out $R/s5-teacher --steps 1 --segment-seconds 1.5 --threads 1
+stemforge train distill --data $D --extractor $S5 --teacher $R/s5-teacher --out $R/s5-student --steps 474 \
+  --segment-seconds 1.5 --consistency-weight 0 --denoising-weight 0.25 --sigma-train-range 0.005 0.2 \
+  --lr 1e-4 --validate-every 200 --threads 1
+stemforge export --extractor $S5 --teacher $R/s5-teacher --student $R/s5-student --out $R/s5-bundle --id s5-trial --overwrite
+stemforge tune --model $R/s5-bundle --data $D --split validation --max-chunks 8 --grid 0.003,0.01,0.03,0.1 --quiet

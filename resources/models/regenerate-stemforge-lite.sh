@@ -16,7 +16,7 @@ SAMPLES=${SAMPLES:-../shared/samples}
 D="$SF/data/rec1000"
 OUT=resources/models/stemforge-lite
 stemforge synth --out "$D" --songs 1000 --seconds 30 --seed 0 --samples "$SAMPLES"
-stemforge train extractor --data "$D" --config lite --loss mse --out "$SF/runs/lite-long" --steps EXTRACTOR_STEPS --lr 3e-4 --validate-every 500 --threads 1
+stemforge train extractor --data "$D" --config lite --loss mse --out "$SF/runs/lite-long" --steps 9174 --lr 3e-4 --validate-every 500 --threads 1
 stemforge export --extractor "$SF/runs/lite-long" --out "$OUT" --id stemforge-lite --overwrite
 # the learned high-band mask learns from this model's stems on 44.1 kHz renders
 stemforge synth --out "$SF/data/fb44" --songs 30 --seconds 30 --seed 7 --sample-rate 44100

@@ -31,7 +31,7 @@ def test_unknown_values_fall_back(tmp_path):
     assert (loaded.preset, loaded.device, loaded.bit_depth) == (defaults.preset, defaults.device,
                                                                  defaults.bit_depth)
     assert loaded.stems == ("bass",)
-    assert loaded.high_band == defaults.high_band == "assign"
+    assert loaded.high_band == defaults.high_band == "learned"
 
 
 def test_options_become_engine_options(tmp_path):
@@ -41,7 +41,7 @@ def test_options_become_engine_options(tmp_path):
     assert engine.subtype is None
     assert engine.out_dir == Path.home() / "x"
     assert AppOptions(bit_depth="FLOAT").to_separation_options().subtype == "FLOAT"
-    assert engine.high_band == "assign"
+    assert engine.high_band == "learned"
     assert AppOptions(high_band="residual").to_separation_options().high_band == "residual"
 
 
