@@ -8,7 +8,7 @@ consistency steps of the student (or Euler steps of the diffusion teacher for
 Draft (``steps == 0``) is the extractor alone.
 
 Quiet input: the networks are not zero-preserving. Their biases and GroupNorm shifts
-give a fixed response to a silent segment (for the shipped stemforge-lite extractor
+give a fixed response to a silent segment (for the first shipped stemforge-lite extractor
 -48.6 dBFS RMS, periodic every patch x first factor = 64 samples, i.e. a 345 Hz tone at
 22 050 Hz), and GroupNorm makes the inner activations level-independent, so below some
 level the estimates stop scaling with the input. :meth:`HybridModel.separate` therefore
@@ -43,7 +43,7 @@ from core.progress import CancelToken
 LEVEL_FLOOR_RMS = 0.05
 """Segments with a lower RMS (-26 dBFS) are separated at this level and scaled back.
 
-Measured on stemforge-lite (draft, bass, a 55 Hz bass line plus hi-hats at -17.4 dBFS
+Measured on the first stemforge-lite (2026-11; draft, bass, a 55 Hz bass line plus hi-hats at -17.4 dBFS
 RMS, scaled): SI-SDR 19.7 / 21.1 / 14.9 / 9.9 / 7.5 dB at input RMS -17 / -27 / -37 /
 -47 / -57 dBFS, with the estimate's gain over the input -0.4 / -0.2 / +3.2 / +9.6 /
 +18.1 dB: the silence response (-48.6 dBFS) takes over below about -30 dBFS, so the floor

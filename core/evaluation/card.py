@@ -20,8 +20,8 @@ Reads what the other commands wrote and puts it next to the weights:
 - ``sweep.png``: a copy of the sweep plot.
 
 With ``--full-band`` (a ``stemforge eval --full-band`` folder, repeatable) the card also
-shows the full-band and high-band tables of each and the goals of issue #15 for the
-``assign`` rows.
+shows the full-band and high-band tables of each and the goals of issue #15 for the rows
+of the default high-band mode (:func:`core.evaluation.goals.full_band_goals`).
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ STEM_COLUMNS = ("bass", "drums", "guitar", "piano", "All")
 LIMITATIONS = """\
 - **22.05 kHz model band.** The networks see audio resampled to 22 050 Hz. Above 11 kHz
   the stems get a share of the input's high band judged from their own content just below
-  the edge, by a rule (`--high-band assign`, the default) or a small trained mask
-  (`--high-band learned`), not by the networks; with `--high-band residual` the residual
+  the edge, by a small trained mask (`--high-band learned`, the default) or a rule
+  (`--high-band assign`), not by the networks; with `--high-band residual` the residual
   stem (mix minus stems) keeps all of it. Either way the stems plus the residual rebuild
   the input exactly.
 - **Each channel is separated as mono.** Stereo files are split channel by channel; the
@@ -159,7 +159,7 @@ def _full_band_section(report: dict) -> list[str]:
 
     lines = [f"`stemforge eval --full-band` on `{report['data']}` split(s) `{report['split']}` at {report['rate']} Hz: "
              f"{report['chunks']} chunks, {report['windows_kept']} kept 4 s windows, seed {report['seed']}; measured "
-             f"{report['date']}. SI-SDRi on active stems. `MODE/assign` and `MODE/residual` are the stems "
+             f"{report['date']}. SI-SDRi on active stems. `MODE/learned`, `MODE/assign` and `MODE/residual` are the stems "
              "`stemforge separate --high-band` writes; the model band row is the model's own 22.05 kHz output; the "
              f"high band is the content above {report['edge_hz']:g} Hz; the oracle takes the true stems' "
              "magnitudes above the edge.", ""]

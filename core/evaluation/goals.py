@@ -9,12 +9,15 @@ From one ``stemforge eval`` report's rows (active stems, SI-SDRi in dB):
   by :data:`TIE_DB`, and consistency with 2 to 4 steps at least matches the teacher
   (within :data:`TIE_DB`).
 
-From a ``stemforge eval --full-band`` report (issue #15, the ``MODE/assign`` rows): the
+From a ``stemforge eval --full-band`` report (issue #15, the rows of the default high-band
+mode, ``MODE/learned``): the
 drums' high band >= :data:`DRUMS_HIGH_BAND_GOAL_DB`, every stem's high band >= 0 dB, and
 no stem's full-band figure below its model-band (22.05 kHz) figure.
 """
 
 from __future__ import annotations
+
+from core.instruments import DEFAULT_HIGH_BAND
 
 DRAFT_GOAL_DB = 9.0
 INSTRUMENT_GOAL_DB = 6.0
@@ -64,12 +67,13 @@ def check_goals(rows: list[dict], presets: dict) -> list[Goal]:
     return goals
 
 
-def full_band_goals(report: dict) -> list[Goal]:
-    """Goals of issue #15 for every ``MODE/assign`` row of a full-band report (active stems)."""
+def full_band_goals(report: dict, high_band: str = DEFAULT_HIGH_BAND) -> list[Goal]:
+    """Goals of issue #15 for every ``MODE/<high_band>`` row of a full-band report (active
+    stems), by default the mode ``stemforge separate`` uses."""
     rows = {band: {row["name"]: row["active"] for row in report["bands"][band]} for band in report["bands"]}
     goals: list[Goal] = []
     for name, high in rows["high band"].items():
-        if not name.endswith("/assign"):
+        if not name.endswith("/" + high_band):
             continue
         mode = name.split("/")[0]
         stems = [s for s in INSTRUMENTS if high.get(s) is not None]

@@ -23,9 +23,9 @@ stemforge synth --out "$SF/data/fb44" --songs 30 --seconds 30 --seed 7 --sample-
 stemforge synth --out "$SF/data/fb44r" --songs 40 --seconds 30 --seed 7 --sample-rate 44100 --samples "$SAMPLES"
 stemforge train high-band --data "$SF/data/fb44r" --model "$OUT" --out resources/models/high-band.safetensors --seed 0 --threads 1 --overwrite
 # measurements for the card and the README
-stemforge eval --model "$OUT" --data "$D" --split test --modes draft --out "$SF/runs/ship-eval-test"
 stemforge eval --model "$OUT" --data "$D" --split validation --modes draft --out "$SF/runs/ship-eval-validation"
+stemforge eval --model "$OUT" --data "$D" --split test --modes draft --out "$SF/runs/ship-eval-test"
 stemforge eval --full-band --model "$OUT" --data "$SF/data/fb44r" --split test --modes draft --out "$SF/runs/ship-fb44r-test"
 stemforge eval --full-band --model "$OUT" --data "$SF/data/fb44" --split test --modes draft --out "$SF/runs/ship-fb44-test"
 stemforge bench --model "$OUT" --out "$SF/runs/ship-bench.md"
-stemforge card --model "$OUT" --eval "$SF/runs/ship-eval-test" --eval "$SF/runs/ship-eval-validation" --full-band "$SF/runs/ship-fb44r-test" --full-band "$SF/runs/ship-fb44-test" --bench "$SF/runs/ship-bench.json" --runs "$SF/runs/lite-long" --recipe resources/models/regenerate-stemforge-lite.sh --notes resources/models/stemforge-lite.notes.md --data-description "rec1000: 1,000 synthetic songs x 30 s (stemforge synth --songs 1000 --seconds 30 --seed 0 --samples; recorded instruments and General MIDI soundfonts, production chain): 800 train, 100 validation (held-out timbres), 100 test songs"
+stemforge card --model "$OUT" --eval "$SF/runs/ship-eval-validation" --eval "$SF/runs/ship-eval-test" --full-band "$SF/runs/ship-fb44r-test" --full-band "$SF/runs/ship-fb44-test" --bench "$SF/runs/ship-bench.json" --runs "$SF/runs/lite-long" --recipe resources/models/regenerate-stemforge-lite.sh --notes resources/models/stemforge-lite.notes.md --data-description "rec1000: 1,000 synthetic songs x 30 s (stemforge synth --songs 1000 --seconds 30 --seed 0 --samples; recorded instruments and General MIDI soundfonts, production chain): 800 train, 100 validation (held-out timbres), 100 test songs"
