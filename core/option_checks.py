@@ -84,7 +84,8 @@ def check_output_format(fmt: str, subtype: str | None) -> None:
 def validate_options(options: SeparationOptions, model: StemModel) -> None:
     """Every check of a batch's options against the model, before any file is touched."""
     check_stems(options.stems, model.instruments)
-    check_preset(options.preset, model.presets)
+    if options.preset is not None:  # None: the model's default preset, always one it has
+        check_preset(options.preset, model.presets)
     check_high_band(options.high_band)
     check_output_format(options.format, options.subtype)
     check_template(options.template)

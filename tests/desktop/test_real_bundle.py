@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -19,6 +21,10 @@ def tiny_bundle(tmp_path, monkeypatch):
     from core.nn.unet import UNet
 
     monkeypatch.setattr(bundle, "model_search_paths", lambda: [tmp_path / "installed"])
+    # an installation ships the learned high-band mask (the default) next to its models
+    shipped_mask = Path(bundle.__file__).resolve().parents[1] / "resources" / "models" / "high-band.safetensors"
+    (tmp_path / "installed").mkdir()
+    shutil.copyfile(shipped_mask, tmp_path / "installed" / "high-band.safetensors")
     torch.manual_seed(0)
     config = get_config("tiny")
     presets = {"draft": Preset("draft", 0, 0.0), "fast": Preset("fast", 1, 0.0124),
