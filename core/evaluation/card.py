@@ -168,13 +168,17 @@ def _full_band_section(report: dict) -> list[str]:
     return lines + goals_table(full_band_goals(report))
 
 
-def plot_curves(runs: list[Path], path: Path) -> Path | None:
-    """One panel per run: training loss (log scale, left) and validation SI-SDRi (right)."""
+def plot_curves(runs: list[Path], path: Path, last_steps: dict[Path, int] | None = None) -> Path | None:
+    """One panel per run: training loss (log scale, left) and validation SI-SDRi (right),
+    up to ``last_steps[run]`` where given (the step the bundle was exported at)."""
     from core.evaluation.sweep import import_matplotlib
 
     logs = []
     for run in runs:
         records = [json.loads(line) for line in (run / "log.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+        last = (last_steps or {}).get(run)
+        if last is not None:
+            records = [r for r in records if r.get("step", 0) <= last]
         stage = json.loads((run / "config.json").read_text(encoding="utf-8")).get("stage", run.name)
         logs.append((stage, records))
     if not logs:
@@ -206,17 +210,35 @@ def _loss(value) -> str:
     return "n/a" if value is None else f"{value:.3g}"
 
 
+def exported_steps(manifest: dict, runs: list[Path]) -> dict[Path, int]:
+    """For each run folder the bundle was exported from, the step it was exported at (the
+    manifest's ``training_data``): a run may have trained on since."""
+    training = manifest.get("training_data") or {}
+    stages = training.get("stages", {}) if isinstance(training, dict) else {}
+    recorded = {Path(stage["run"]).resolve(): int(stage["steps"]) for stage in stages.values()
+                if isinstance(stage, dict) and stage.get("run") and stage.get("steps") is not None}
+    return {run: recorded[Path(run).resolve()] for run in runs if Path(run).resolve() in recorded}
+
+
 def _training_section(manifest: dict, runs: list[Path], data_description: str | None) -> list[str]:
-    """The dataset and one row per stage: from the run folders when given (all three
-    stages, the teacher too), else from the manifest the export wrote."""
+    """The dataset and one row per stage: for a run the bundle was exported from, the
+    manifest's record of it (the exported step, even if the run trained on); for other
+    runs given (e.g. a teacher the bundle leaves out), the run folder; without runs, the
+    manifest alone."""
     training = manifest.get("training_data") or {}
     stages = training.get("stages", {}) if isinstance(training, dict) else {}
     if runs:
         from core.training.export import describe_stage
         from core.training.runs import open_run
 
+        recorded = {Path(stage["run"]).resolve(): (name, stage) for name, stage in stages.items()
+                    if isinstance(stage, dict) and stage.get("run")}
         stages = {}
         for run in runs:
+            if Path(run).resolve() in recorded:
+                name, stage = recorded[Path(run).resolve()]
+                stages[name] = stage
+                continue
             finished = open_run(run)
             stages[STAGE_NAMES.get(finished.stage, finished.stage)] = describe_stage(finished)
     data = data_description or (training.get("data", "?") if isinstance(training, dict) else str(training))
@@ -322,7 +344,8 @@ def _write_card(bundle, evals, sweep_dir, bench_file, runs, recipe, data_descrip
                      f"{'yes' if preset.get('tuned') else 'no'} | {gain} | {offered} |")
     lines += ["", "## Training", ""] + _training_section(manifest, [Path(r) for r in runs], data_description)
     if runs:
-        curves = plot_curves([Path(r) for r in runs], Path(bundle) / CURVES_FILE)
+        run_paths = [Path(r) for r in runs]
+        curves = plot_curves(run_paths, Path(bundle) / CURVES_FILE, exported_steps(manifest, run_paths))
         if curves is not None:
             lines += ["", f"![Training curves]({CURVES_FILE})"]
     lines += ["", "## Quality", "", "`mixture` is the input itself (0 dB by definition); `oracle IRM` masks "

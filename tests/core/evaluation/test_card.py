@@ -182,3 +182,23 @@ def test_each_full_band_report_gets_its_tables_and_the_default_mode_s_goals(bund
     assert "| draft/learned: drums' high band >= +1 dB | 0.40 dB | **missed** |" in card
     assert "| draft/learned: drums' high band >= +1 dB | 1.50 dB | pass |" in card
     assert "draft/assign: drums" not in card  # goals are checked on the default mode only
+
+
+def test_a_run_that_trained_on_after_the_export_is_described_at_the_exported_step(results, tmp_path):
+    from core.evaluation.card import exported_steps, plot_curves
+
+    *_, run_dir, bench = results  # the tiny run trained 2 steps
+    model = random_model("tiny", segment_samples=4096)
+    stage = {"run": str(run_dir), "steps": 1, "minutes": 0.01, "batch": 2, "segment_samples": 256,
+             "optimizer": "adam", "lr": 3e-4, "final_losses": {"loss": 0.5}, "validation": {}}
+    bundle = save_bundle(tmp_path / "exported", bundle_id="exported-early", config=model.config,
+                         extractor=model.extractor, student=None, presets={"draft": PAPER_PRESETS["draft"]},
+                         segment_samples=4096, dtype=torch.float32,
+                         training_data={"data": "/data/synth", "stages": {"extractor": stage}})
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert exported_steps(manifest, [run_dir]) == {run_dir: 1}
+    presets_dir = results[0]
+    assert main(["card", "--model", str(bundle), "--eval", str(presets_dir), "--runs", str(run_dir)]) == 0
+    card = (bundle / CARD_FILE).read_text()
+    assert "| extractor | 1 | 0.01 | " in card  # the manifest's step, not the run's 2
+    assert plot_curves([run_dir], tmp_path / "curves.png", {run_dir: 0}) is not None
