@@ -56,7 +56,8 @@ def main(argv: list[str]) -> int:
     results.append(check("demo track shipped", demo.exists(), str(demo)))
     if demo.exists() and (models or bundle):
         with tempfile.TemporaryDirectory() as out:
-            args = ["separate", str(demo), "--out", out, "--preset", "fast", "--quiet"]
+            # the model's default preset and high band: what a user's first command runs
+            args = ["separate", str(demo), "--out", out, "--quiet"]
             if bundle:
                 args += ["--model", bundle]
             separated = run(executable, *args)
