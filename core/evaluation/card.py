@@ -210,14 +210,25 @@ def _loss(value) -> str:
     return "n/a" if value is None else f"{value:.3g}"
 
 
+def _manifest_stages(manifest: dict) -> dict:
+    """The stages the export recorded in the manifest's ``training_data`` (name -> record)."""
+    training = manifest.get("training_data") or {}
+    return training.get("stages", {}) if isinstance(training, dict) else {}
+
+
+def _exported_runs(manifest: dict) -> dict[Path, tuple[str, dict]]:
+    """Resolved run folder -> (stage name, the manifest's record of it) for every run the
+    bundle was exported from."""
+    return {Path(stage["run"]).resolve(): (name, stage) for name, stage in _manifest_stages(manifest).items()
+            if isinstance(stage, dict) and stage.get("run")}
+
+
 def exported_steps(manifest: dict, runs: list[Path]) -> dict[Path, int]:
     """For each run folder the bundle was exported from, the step it was exported at (the
     manifest's ``training_data``): a run may have trained on since."""
-    training = manifest.get("training_data") or {}
-    stages = training.get("stages", {}) if isinstance(training, dict) else {}
-    recorded = {Path(stage["run"]).resolve(): int(stage["steps"]) for stage in stages.values()
-                if isinstance(stage, dict) and stage.get("run") and stage.get("steps") is not None}
-    return {run: recorded[Path(run).resolve()] for run in runs if Path(run).resolve() in recorded}
+    exported = _exported_runs(manifest)
+    return {run: int(exported[Path(run).resolve()][1]["steps"]) for run in runs
+            if Path(run).resolve() in exported and exported[Path(run).resolve()][1].get("steps") is not None}
 
 
 def _training_section(manifest: dict, runs: list[Path], data_description: str | None) -> list[str]:
@@ -226,17 +237,16 @@ def _training_section(manifest: dict, runs: list[Path], data_description: str | 
     runs given (e.g. a teacher the bundle leaves out), the run folder; without runs, the
     manifest alone."""
     training = manifest.get("training_data") or {}
-    stages = training.get("stages", {}) if isinstance(training, dict) else {}
+    stages = _manifest_stages(manifest)
     if runs:
         from core.training.export import describe_stage
         from core.training.runs import open_run
 
-        recorded = {Path(stage["run"]).resolve(): (name, stage) for name, stage in stages.items()
-                    if isinstance(stage, dict) and stage.get("run")}
+        exported = _exported_runs(manifest)
         stages = {}
         for run in runs:
-            if Path(run).resolve() in recorded:
-                name, stage = recorded[Path(run).resolve()]
+            if Path(run).resolve() in exported:
+                name, stage = exported[Path(run).resolve()]
                 stages[name] = stage
                 continue
             finished = open_run(run)

@@ -17,7 +17,7 @@ no stem's full-band figure below its model-band (22.05 kHz) figure.
 
 from __future__ import annotations
 
-from core.instruments import DEFAULT_HIGH_BAND
+from core.instruments import DEFAULT_HIGH_BAND, INSTRUMENTS
 
 DRAFT_GOAL_DB = 9.0
 INSTRUMENT_GOAL_DB = 6.0
@@ -27,7 +27,6 @@ TIE_DB = 0.1
 """Differences smaller than this count as a tie (the figures move by a few hundredths of
 a dB with the refiners' noise seed)."""
 DRUMS_HIGH_BAND_GOAL_DB = 1.0
-INSTRUMENTS = ("bass", "drums", "guitar", "piano")
 
 Goal = tuple[str, str, bool]
 
