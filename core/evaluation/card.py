@@ -256,17 +256,40 @@ def _training_section(manifest: dict, runs: list[Path], data_description: str | 
     if stages:
         lines += ["", "| network | steps | minutes | batch x crop | optimiser, lr | final loss | last validation SI-SDRi (dB) |",
                   "|---|---:|---:|---|---|---:|---:|"]
+        totals = []
         for name, stage in stages.items():
-            loss = stage.get("final_losses", {}).get("loss")
-            val = stage.get("validation", {}).get("val_si_sdri")
-            crop = stage.get("segment_samples", 0) / manifest.get("sample_rate", 22050)
-            lines.append(f"| {name} | {stage.get('steps')} | {stage.get('minutes')} | {stage.get('batch')} x {crop:.2f} s | "
-                         f"{stage.get('optimizer')}, {stage.get('lr')} | {_loss(loss)} | "
-                         f"{_cell(val) if val is not None else 'n/a'} |")
+            history = stage_history(stage)
+            for part, record in enumerate(history, 1):
+                label = name if len(history) == 1 else f"{name}, part {part} of {len(history)}"
+                lines.append(_stage_row(label, record, manifest.get("sample_rate", 22050)))
+            if len(history) > 1:
+                totals.append(f"- {name}: {len(history)} parts, each started from the previous part's weights "
+                              f"(`--init-from`, a fresh optimiser): {sum(r.get('steps') or 0 for r in history)} "
+                              f"steps and {sum(r.get('minutes') or 0 for r in history):.2f} minutes in all.")
+        lines += ([""] + totals if totals else [])
         lines += ["", "Validation SI-SDRi during training: 8 fixed 3 s crops of the validation split, EMA "
                       "weights; the teacher and the student are scored with their own validation sampler "
                       "(not the tuned presets), so only the trend within a stage is meaningful."]
     return lines
+
+
+def stage_history(stage: dict) -> list[dict]:
+    """A stage's record and those it started from (``started_from``, written by the export
+    for ``--init-from`` runs), oldest first."""
+    history = []
+    while isinstance(stage, dict) and stage:
+        history.append(stage)
+        stage = stage.get("started_from")
+    return history[::-1]
+
+
+def _stage_row(label: str, stage: dict, sample_rate: int) -> str:
+    loss = stage.get("final_losses", {}).get("loss")
+    val = stage.get("validation", {}).get("val_si_sdri")
+    crop = stage.get("segment_samples", 0) / sample_rate
+    return (f"| {label} | {stage.get('steps')} | {stage.get('minutes')} | {stage.get('batch')} x {crop:.2f} s | "
+            f"{stage.get('optimizer')}, {stage.get('lr')} | {_loss(loss)} | "
+            f"{_cell(val) if val is not None else 'n/a'} |")
 
 
 def _speed_section(bench: dict) -> list[str]:

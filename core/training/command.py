@@ -82,7 +82,8 @@ OPTIONS: dict[str, dict] = {
     "stft_complex_weight": {"metavar": "W", "help": "weight of the l1_stft loss's complex STFT term"},
     "l1snr_weight": {"metavar": "W", "help": "weight of the l1_stft loss's L1-SNR term"},
     "init_from": {"metavar": "RUN", "path": True,
-                  "help": "start from the EMA weights of this extractor run (fine-tuning)"},
+                  "help": "start from the EMA weights of this extractor run, or from the "
+                          "extractor of this model bundle (fine-tuning)"},
     "anchor": {"choices": ANCHORS,
                "help": "what the refiner denoises around: x_det (the extractor's error) or zero "
                        "(the stem itself, the paper's)"},

@@ -194,8 +194,9 @@ class ExtractorConfig(TrainingConfig):
         stft_sizes, stft_magnitude_weight, stft_complex_weight, l1snr_weight: the
             ``l1_stft`` loss of :mod:`core.training.losses` (waveform L1 + w_mag x
             multi-resolution STFT magnitude L1 + w_cplx x complex L1 + w_snr x L1-SNR).
-        init_from: an extractor run folder whose EMA weights start this run (fine-tuning,
-            e.g. with another loss); empty: random initial weights.
+        init_from: an extractor run folder whose EMA weights start this run, or a model
+            bundle whose extractor does (fine-tuning, e.g. with another loss, or training
+            the shipped model on); empty: random initial weights.
     """
 
     loss: str = "mse"

@@ -21,7 +21,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from core.errors import ConfigError
+from core.errors import ConfigError, StemforgeError
 from core.training.refiner_config import DistillConfig, RefinerConfig
 
 UNTUNED_PRESETS: dict[str, dict] = {
@@ -58,9 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def describe_stage(run) -> dict:
-    """What the model card says about one training run (a :class:`FinishedRun`)."""
+    """What the model card says about one training run (a :class:`FinishedRun`); a run
+    started from other weights (``--init-from``) also records that source and, as
+    ``started_from``, the source's own record, so the manifest keeps the whole history."""
     config = run.resolved.config
-    return {
+    record = {
         "run": str(run.path),
         "steps": run.step,
         "minutes": round(run.seconds / 60, 2),
@@ -73,6 +75,26 @@ def describe_stage(run) -> dict:
         "seed": config.seed,
         "processes": run.resolved.world_size,
     }
+    source = getattr(config, "init_from", "")
+    if source:
+        record["init_from"] = source
+        record["started_from"] = earlier_stage(source)
+    return record
+
+
+def earlier_stage(source: str) -> dict:
+    """The training record of what an ``--init-from`` run started from: a bundle's record
+    of its extractor, or a run folder's description; empty when it can no longer be read."""
+    from core.manifest import MANIFEST, read_manifest
+    from core.training.runs import open_run
+
+    try:
+        if (Path(source) / MANIFEST).is_file():
+            stages = (read_manifest(source).get("training_data") or {}).get("stages") or {}
+            return dict(stages.get("extractor") or {})
+        return describe_stage(open_run(source, "extractor"))
+    except (StemforgeError, OSError, ValueError):
+        return {}
 
 
 def export_bundle(

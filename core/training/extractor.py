@@ -42,12 +42,7 @@ class ExtractorStage:
         self.network = build_extractor(resolved.net).to(device)
         self.config: ExtractorConfig = config
         if config.init_from:
-            start = open_run(config.init_from, "extractor")
-            if start.resolved.net != resolved.net:
-                raise ConfigError(
-                    f"--init-from {config.init_from}: its architecture differs from this run's"
-                )
-            self.network.load_state_dict(start.ema_state)
+            self.network.load_state_dict(initial_weights(config.init_from, resolved.net))
 
     def loss(
         self, network: nn.Module, ema: nn.Module, batch: Batch, generators: StepGenerators
@@ -69,6 +64,36 @@ class ExtractorStage:
 
     def estimate(self, ema: nn.Module, batch: Batch, generator: torch.Generator) -> torch.Tensor:
         return ema(batch.mixture, batch.labels)
+
+
+def initial_weights(source: str, net) -> dict[str, torch.Tensor]:
+    """The extractor weights that ``--init-from`` starts a run with.
+
+    Args:
+        source: an extractor run folder (its EMA weights) or a model bundle folder (its
+            ``extractor`` network, e.g. the shipped model, whose run may be gone).
+        net: the architecture of the run being started; ``source``'s must equal it.
+
+    Raises:
+        ConfigError: not a run or a bundle, or another architecture.
+    """
+    from core.manifest import MANIFEST
+
+    if (Path(source) / MANIFEST).is_file():
+        from core.bundle import load_bundle
+        from core.errors import ModelLoadError
+
+        try:
+            extractor = load_bundle(source).extractor
+        except ModelLoadError as error:
+            raise ConfigError(f"--init-from {source}: {error}") from None
+        architecture, state = extractor.config, extractor.state_dict()
+    else:
+        start = open_run(source, "extractor")
+        architecture, state = start.resolved.net, start.ema_state
+    if architecture != net:
+        raise ConfigError(f"--init-from {source}: its architecture differs from this run's")
+    return state
 
 
 def train_extractor(

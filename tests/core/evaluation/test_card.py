@@ -202,3 +202,24 @@ def test_a_run_that_trained_on_after_the_export_is_described_at_the_exported_ste
     card = (bundle / CARD_FILE).read_text()
     assert "| extractor | 1 | 0.01 | " in card  # the manifest's step, not the run's 2
     assert plot_curves([run_dir], tmp_path / "curves.png", {run_dir: 0}) is not None
+
+
+def test_a_run_started_from_a_bundle_is_shown_with_the_stage_it_started_from(tmp_path):
+    from core.training.export import export_bundle
+
+    tiny_run("extractor", tmp_path / "first", steps=2)
+    first = export_bundle(tmp_path / "first", None, tmp_path / "first-bundle", "first", fp16=False)
+    tiny_run("extractor", tmp_path / "second", steps=3, init_from=str(first))
+    second = export_bundle(tmp_path / "second", None, tmp_path / "second-bundle", "second", fp16=False)
+    stage = json.loads((second / "manifest.json").read_text())["training_data"]["stages"]["extractor"]
+    assert stage["steps"] == 3 and stage["init_from"] == str(first)
+    assert stage["started_from"]["steps"] == 2 and stage["started_from"]["run"] == str(tmp_path / "first")
+    eval_dir = tmp_path / "eval"
+    eval_dir.mkdir()
+    (eval_dir / "report.json").write_text(json.dumps(report([row("mixture", 0.0, "reference"), row("draft", 4.0)])))
+    assert main(["card", "--model", str(second), "--eval", str(eval_dir)]) == 0
+    card = (second / CARD_FILE).read_text()
+    assert "| extractor, part 1 of 2 | 2 | " in card
+    assert "| extractor, part 2 of 2 | 3 | " in card
+    minutes = stage["minutes"] + stage["started_from"]["minutes"]
+    assert f"5 steps and {minutes:.2f} minutes in all" in card

@@ -88,3 +88,24 @@ def test_init_from_another_architecture_is_refused(tmp_path):
     assert math.isfinite(config.lr)
     with pytest.raises(ConfigError, match="architecture"):
         run("extractor", tmp_path / "second", steps=0, init_from=str(tmp_path / "first"), net="lite")
+
+
+def test_init_from_a_bundle_starts_with_its_extractor(tmp_path):
+    from core.training.export import export_bundle
+
+    run("extractor", tmp_path / "first", steps=2)
+    first = open_run(tmp_path / "first", "extractor")
+    bundle = export_bundle(tmp_path / "first", None, tmp_path / "bundle", "tiny-test", fp16=False)
+    run("extractor", tmp_path / "second", steps=0, init_from=str(bundle))
+    second = open_run(tmp_path / "second", "extractor")
+    for name, value in first.ema_state.items():
+        assert torch.equal(second.ema_state[name], value), name
+
+
+def test_init_from_a_bundle_of_another_architecture_is_refused(tmp_path):
+    from core.training.export import export_bundle
+
+    run("extractor", tmp_path / "first", steps=1)
+    bundle = export_bundle(tmp_path / "first", None, tmp_path / "bundle", "tiny-test", fp16=False)
+    with pytest.raises(ConfigError, match="architecture"):
+        run("extractor", tmp_path / "second", steps=0, init_from=str(bundle), net="lite")
