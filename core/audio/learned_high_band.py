@@ -4,7 +4,7 @@ Same frame as the rule of :mod:`core.audio.high_band` (STFT at the input rate ``
 crossover ``w_hi``, ``Y_i = S_i + w_hi (M_i X - S_i)``, the residual ``other`` computed
 from the written samples, so stems + other still null exactly); only the masks
 ``M_i(t, f)`` of the bins above ``f_c`` change. Per tile, a multilayer perceptron maps
-``D = 19`` features to ``S + 1 = 5`` logits (the four instruments, in
+``D = 18`` features to ``S + 1 = 5`` logits (the four instruments, in
 :data:`core.instruments.INSTRUMENTS` order, then ``other``)::
 
     z(t, f) = W_3 tanh(W_2 tanh(W_1 phi(t, f) + b_1) + b_2) + b_3
@@ -17,12 +17,9 @@ The features ``phi`` (natural logs, divided by :data:`FEATURE_SCALE`), all causa
   of the model band, and the fall-off ``P_i / Q_i`` to the lower half-octave;
 - per frame (2): the unexplained share ``max(P_X - sum_i P_i, 0) / P_X`` and the
   mixture's own fall-off ``P_X / Q_X``;
-- per tile (5): the frequency ``log2(f / f_e)``, the tile's power against the mixture's
+- per tile (4): the frequency ``log2(f / f_e)``, the tile's power against the mixture's
   mean power per bin in the upper half-octave, against its own smoothed power in that
-  bin (transients), its absolute level ``|X(t, f)|^2``, and its peakiness: its power
-  against the mean of the ``2 K + 1`` bins around it in the same frame
-  (:data:`PEAK_HALF_WIDTH` ``= K``), high for a harmonic of a guitar or a piano, near 0
-  for the broadband noise of a cymbal.
+  bin (transients), and its absolute level ``|X(t, f)|^2``.
 
 (``P``: exponentially smoothed over frames, time constant ``smoothing_seconds``; ``p``:
 this frame.) A stem the run does not extract (``--stems`` without it) has zero power
@@ -58,7 +55,7 @@ from core.audio.high_band import HighBandMasks, HighBandSettings, band_power, sm
 from core.errors import ConfigError
 from core.instruments import INSTRUMENTS
 
-FEATURES = 3 * len(INSTRUMENTS) + 7
+FEATURES = 3 * len(INSTRUMENTS) + 6
 """``D``: features per tile (see the module docstring)."""
 SOURCES = len(INSTRUMENTS) + 1
 """Outputs per tile: the instruments, then ``other``."""
@@ -66,9 +63,6 @@ FEATURE_SCALE = 8.0
 """The log features are divided by this, so they lie mostly within [-3, 1]."""
 TILE_FLOOR = 1e-10
 """Power (full scale 1, per bin) added before every log."""
-PEAK_HALF_WIDTH = 4
-"""``K``: the peakiness feature compares a tile with the ``2 K + 1`` bins around it
-(4 bins: +-86 Hz at 44.1 kHz with 2048-sample frames)."""
 WEIGHTS_FILE = "high-band.safetensors"
 """The shipped learned high-band mask, in ``resources/models``."""
 WEIGHTS_SUFFIX = ".high-band.safetensors"
@@ -192,27 +186,11 @@ class LearnedHighBandMasks:
         tiles_smoothed, self._tile_state = smooth_frames(np.swapaxes(tiles, 1, 2), self._tile_state, self.bands.decay)
         return smoothed, np.swapaxes(tiles_smoothed, 1, 2)
 
-    @staticmethod
-    def peakiness(tiles: np.ndarray) -> np.ndarray:
-        """``tiles (C, T, H)`` powers of adjacent bins -> ``log((|X|^2 + e) / (m + e))``
-        ``(C, T, H)``, ``m`` the mean power of the ``2 K + 1`` bins around each (fewer at
-        the ends of the band), ``e`` = :data:`TILE_FLOOR`."""
-        k = PEAK_HALF_WIDTH
-        padded = np.concatenate([np.zeros((*tiles.shape[:-1], 1)), np.cumsum(tiles, axis=-1)], axis=-1)
-        index = np.arange(tiles.shape[-1])
-        low, high = np.maximum(index - k, 0), np.minimum(index + k + 1, tiles.shape[-1])
-        local = (padded[..., high] - padded[..., low]) / (high - low)
-        return np.log((tiles + TILE_FLOOR) / (local + TILE_FLOOR))
-
     def features(self, raw: np.ndarray, smoothed: np.ndarray, tiles: np.ndarray, tiles_smoothed: np.ndarray,
-                 bins: slice | np.ndarray = slice(None), peaks: np.ndarray | None = None) -> np.ndarray:
+                 bins: slice | np.ndarray = slice(None)) -> np.ndarray:
         """Features ``(C, T, H', D)`` float32 of the high bins ``bins`` (all by default) from the
         raw powers of :meth:`frame_powers` (``raw (C, 10, T)``, ``tiles (C, T, H')``, the
-        tiles of those bins), their :meth:`smooth` ed versions and the :meth:`peakiness` of
-        those bins (``peaks (C, T, H')``; None: computed from ``tiles``, which must then be
-        every high bin)."""
-        if peaks is None:
-            peaks = self.peakiness(tiles)
+        tiles of those bins) and their :meth:`smooth` ed versions."""
         count, width = len(INSTRUMENTS), float(self.bands.upper.size)
         floor = TILE_FLOOR * width
         upper, lower = smoothed[:, :count], smoothed[:, count : 2 * count]  # (C, 4, T)
@@ -235,8 +213,7 @@ class LearnedHighBandMasks:
             log_ratio(tiles, raw[:, -2][..., None] / width, TILE_FLOOR),
             log_ratio(tiles, tiles_smoothed, TILE_FLOOR),
             np.log(tiles + TILE_FLOOR),
-            peaks,
-        ], axis=-1)  # (C, T, H', 5)
+        ], axis=-1)  # (C, T, H', 4)
         frame_part = np.broadcast_to(np.swapaxes(per_frame, 1, 2)[:, :, None, :],
                                      (channels, frames, width_bins, per_frame.shape[1]))
         return (np.concatenate([frame_part, per_tile], axis=-1) / FEATURE_SCALE).astype(np.float32)

@@ -55,8 +55,7 @@ class Example:
     Attributes:
         raw, tiles: :meth:`LearnedHighBandMasks.frame_powers` of the model's stems and
             the mixture: ``(1, 10, T)`` and ``(1, T, H)``; ``smoothed``,
-            ``tiles_smoothed``: their :meth:`LearnedHighBandMasks.smooth` ed versions;
-            ``peaks``: the tiles' :meth:`LearnedHighBandMasks.peakiness` ``(1, T, H)``.
+            ``tiles_smoothed``: their :meth:`LearnedHighBandMasks.smooth` ed versions.
         mix, stems, truth: complex64 spectra on the high bins: ``(T, H)``, ``(4, T, H)``
             (the model's) and ``(4, T, H)`` (the true stems').
     """
@@ -65,7 +64,6 @@ class Example:
     smoothed: np.ndarray
     tiles: np.ndarray
     tiles_smoothed: np.ndarray
-    peaks: np.ndarray
     mix: np.ndarray
     stems: np.ndarray
     truth: np.ndarray
@@ -112,8 +110,7 @@ def make_example(chunk: FullBandChunk, model_stems: np.ndarray,
     raw, tiles = masks.frame_powers(stems[None], mix[None])
     smoothed, tiles_smoothed = masks.smooth(raw, tiles)
     high = masks.high
-    return Example(raw, smoothed, tiles, tiles_smoothed, masks.peakiness(tiles), mix[:, high], stems[..., high],
-                   truth[..., high])
+    return Example(raw, smoothed, tiles, tiles_smoothed, mix[:, high], stems[..., high], truth[..., high])
 
 
 def model_stems_for(model: StemModel, chunk: FullBandChunk, preset: Preset, seed: int,
@@ -176,8 +173,7 @@ def train_network(examples: list[Example], rate: int, steps: int, seed: int, hid
         hidden = np.concatenate([~visible, ~visible, [False, False]])  # a hidden slot has zero power
         raw, smoothed = (np.where(hidden[:, None], 0.0, x[:, :, frames]) for x in (example.raw, example.smoothed))
         features = masks.features(raw, smoothed, example.tiles[:, frames, bins],
-                                  example.tiles_smoothed[:, frames, bins], bins,
-                                  example.peaks[:, frames, bins])[0]  # (T', H', D)
+                                  example.tiles_smoothed[:, frames, bins], bins)[0]  # (T', H', D)
         shares = torch.softmax(network(torch.from_numpy(features)), dim=-1)
         shares = shares[..., :count].permute(2, 0, 1)  # (4, T', H')
         mix, stems, truth = (torch.from_numpy(a[..., frames, bins]) for a in (example.mix, example.stems, example.truth))

@@ -120,19 +120,3 @@ def test_a_model_s_own_mask_is_found_first(tmp_path, monkeypatch):
     own = tmp_path / "my-model.high-band.safetensors"
     save_network(random_network(), own, {})
     assert find_weights("my-model") == own
-
-
-def test_peakiness_tells_a_harmonic_from_broadband_noise():
-    from core.audio.learned_high_band import PEAK_HALF_WIDTH, LearnedHighBandMasks
-
-    rng = np.random.default_rng(0)
-    noise = rng.exponential(1e-6, size=(1, 50, 200))  # the |X|^2 of white noise
-    tone = noise.copy()
-    tone[..., 100] = 1e-3  # one harmonic, 30 dB above the noise floor
-    flat = LearnedHighBandMasks.peakiness(noise)
-    peaked = LearnedHighBandMasks.peakiness(tone)
-    assert abs(float(np.median(flat))) < 0.5  # noise sits at its neighbours' mean
-    width = 2 * PEAK_HALF_WIDTH + 1
-    assert np.allclose(peaked[..., 100], np.log(width), atol=0.05)  # the tone holds the window's mass
-    assert np.all(peaked[..., 100] > np.quantile(flat, 0.99))  # above nearly every noise bin
-    assert peaked.shape == noise.shape and np.all(np.isfinite(peaked))
