@@ -100,6 +100,20 @@ def _run(args: argparse.Namespace, bar: ProgressBar) -> None:
     print(f"wrote {md_path} and {json_path}")
 
 
+def mask_in_use(model_id: str) -> dict | None:
+    """The learned high-band mask the ``learned`` rows used: its path and sha256 (None: none found)."""
+    import hashlib
+
+    from core.audio.learned_high_band import find_weights
+    from core.errors import ConfigError
+
+    try:
+        path = find_weights(model_id)
+    except ConfigError:
+        return None
+    return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
 def _run_full_band(args: argparse.Namespace, model: StemModel, modes, settings: ProtocolSettings,
                    bar: ProgressBar) -> None:
     from core.evaluation.full_band import (
@@ -113,7 +127,8 @@ def _run_full_band(args: argparse.Namespace, model: StemModel, modes, settings: 
     source = FullBandSource(args.data, splits, args.chunk_samples, args.max_chunks)
     result = evaluate_full_band(model, list(source), modes, settings, seed=args.seed, progress=bar)
     bar.clear()
-    report = full_band_json(result, run_context(model, args.data, ",".join(splits), args.seed))
+    report = full_band_json(result, {**run_context(model, args.data, ",".join(splits), args.seed),
+                                     "learned_mask": mask_in_use(model.model_id)})
     markdown = full_band_markdown(report)
     md_path, json_path = write_reports(args.out, markdown, report)
     print(markdown)

@@ -337,8 +337,11 @@ def full_band_markdown(report: dict) -> str:
         f"{report['rate']} Hz; high band: content above {report['edge_hz']:g} Hz only",
         f"- seed {report.get('seed')}; measured {report.get('date')} on {report.get('machine')}; "
         "SI-SDRi on active stems (the JSON also has the paper's convention)",
-        "",
     ]
+    mask = report.get("learned_mask")
+    if mask:
+        lines.append(f"- learned mask: `{mask['path']}` (sha256 `{mask['sha256'][:16]}...`)")
+    lines.append("")
     for band in BANDS:
         lines += [f"## {band}", "", full_band_table(report, band), ""]
     return "\n".join(lines)

@@ -129,9 +129,11 @@ def model_stems_for(model: StemModel, chunk: FullBandChunk, preset: Preset, seed
     return stems
 
 
-def window_loss(outputs: torch.Tensor, targets: torch.Tensor, mix: torch.Tensor, frames: int) -> torch.Tensor:
+def window_loss(outputs: torch.Tensor, targets: torch.Tensor, mix: torch.Tensor, frames: int,
+                weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean ``10 log10((err + e) / (ref + e))`` over windows of ``frames`` frames and sources:
-    ``outputs``, ``targets`` complex ``(K, T, H)``, ``mix`` complex ``(T, H)``."""
+    ``outputs``, ``targets`` complex ``(K, T, H)``, ``mix`` complex ``(T, H)``; ``weights``
+    ``(K,)`` make it a weighted mean over the sources (None: equal)."""
     count = max(1, outputs.shape[1] // frames)
     cut = count * frames if outputs.shape[1] >= frames else outputs.shape[1]
 
@@ -141,15 +143,22 @@ def window_loss(outputs: torch.Tensor, targets: torch.Tensor, mix: torch.Tensor,
 
     floor = 1e-3 * per_window(mix)
     error, reference = per_window(outputs - targets), per_window(targets)
-    return (10.0 * torch.log10((error + floor) / (reference + floor))).mean()
+    ratios = 10.0 * torch.log10((error + floor) / (reference + floor))  # (K, windows)
+    if weights is None:
+        return ratios.mean()
+    return (weights[:, None] * ratios).sum() / (weights.sum() * ratios.shape[1])
 
 
 def train_network(examples: list[Example], rate: int, steps: int, seed: int, hidden: int = 32,
                   learning_rate: float = 3e-3, hide_probability: float = 0.15, tile_stride: int = 6,
+                  source_weights: tuple[float, ...] | None = None,
                   settings: HighBandSettings = DEFAULT_SETTINGS,
                   progress: ProgressCallback = no_progress,
                   check: Callable[[], None] = lambda: None) -> TrainingResult:
-    """Fit a :class:`MaskNetwork` on ``examples`` (module docstring); deterministic given ``seed``."""
+    """Fit a :class:`MaskNetwork` on ``examples`` (module docstring); deterministic given ``seed``.
+
+    ``source_weights``: the loss's weight of each instrument's term, then of ``other``'s
+    (``S + 1`` numbers; None: all 1)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     network = MaskNetwork(hidden)
@@ -161,6 +170,9 @@ def train_network(examples: list[Example], rate: int, steps: int, seed: int, hid
     first = int(np.searchsorted(masks.position, 0.0))  # the loss is on the bins above the edge
     window_frames = int(round(WINDOW_SECONDS * rate / (settings.frame_samples(rate) // 2)))
     count = len(INSTRUMENTS)
+    all_weights = torch.ones(count + 1) if source_weights is None else torch.tensor(source_weights, dtype=torch.float32)
+    if all_weights.shape != (count + 1,) or bool((all_weights < 0).any()) or float(all_weights.sum()) <= 0:
+        raise ValueError(f"source_weights needs {count + 1} non-negative numbers, not all 0")
     losses: list[float] = []
     started = time.perf_counter()
     for step in range(steps):
@@ -182,7 +194,8 @@ def train_network(examples: list[Example], rate: int, steps: int, seed: int, hid
         targets = truth[keep]
         outputs = torch.cat([outputs, (mix - outputs.sum(0))[None]])
         targets = torch.cat([targets, (mix - targets.sum(0))[None]])
-        loss = window_loss(outputs, targets, mix, window_frames)
+        weights = None if source_weights is None else torch.cat([all_weights[:count][keep], all_weights[count:]])
+        loss = window_loss(outputs, targets, mix, window_frames, weights)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()

@@ -35,6 +35,9 @@ def add_parser(stages: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (default: 1, deterministic)")
     parser.add_argument("--chunks-per-track", type=int, default=1, metavar="N",
                         help="use each song's first N chunks (default: 1, more songs for the time)")
+    parser.add_argument("--source-weights", type=float, nargs=5, default=None, metavar="W",
+                        help="weight of each stem's term in the loss: bass, drums, guitar, piano, other "
+                             "(default: 1 each)")
     parser.add_argument("--cache", type=Path, default=None, metavar="DIR",
                         help="keep the model's stems here and reuse them on the next run")
 
@@ -76,12 +79,17 @@ def _train(args: argparse.Namespace) -> None:
         if message.startswith("step ") and int(message.split()[1].split("/")[0]) % 100 == 0:
             print(message, file=sys.stderr)
 
-    result = train_network(examples, chunks[0].rate, args.steps, args.seed, args.hidden, progress=report)
+    weights = tuple(args.source_weights) if args.source_weights else None
+    if weights is not None and (min(weights) < 0 or sum(weights) <= 0):
+        raise ConfigError("--source-weights must be 5 non-negative numbers, not all 0")
+    result = train_network(examples, chunks[0].rate, args.steps, args.seed, args.hidden,
+                           source_weights=weights, progress=report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     partial = args.out.with_name(args.out.name + ".partial")
     write_weights(result, partial, {"model": model.model_id, "model_sha256": model.sha256,
                                     "data": str(args.data), "split": "train", "chunks": len(chunks),
                                     "preset": preset.name, "steps": args.steps, "chunks_per_track": args.chunks_per_track, "seed": args.seed,
+                                    **({"source_weights": list(weights)} if weights else {}),
                                     "threads": args.threads})
     partial.replace(args.out)
     print(f"high-band mask: {result.network.parameter_count()} parameters, {len(chunks)} chunks, "

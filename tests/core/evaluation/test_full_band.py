@@ -72,6 +72,11 @@ def test_command_writes_the_full_band_report(tmp_path, monkeypatch):
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["kind"] == "full-band" and set(report["bands"]) == {"model band", "full band", "high band"}
     assert "## high band" in (tmp_path / "report" / "report.md").read_text()
+    from core.audio.learned_high_band import find_weights
+
+    mask = report["learned_mask"]  # which learned mask the `learned` rows used (the shipped one here)
+    assert mask["path"] == str(find_weights(FilterBankModel(segment_samples=8192).model_id))
+    assert len(mask["sha256"]) == 64 and mask["sha256"][:16] in (tmp_path / "report" / "report.md").read_text()
 
 
 @pytest.mark.parametrize("high_band", ["assign", "learned"])

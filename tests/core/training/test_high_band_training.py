@@ -69,3 +69,23 @@ def test_window_loss_is_minus_the_sdr_per_window():
     output = target * 0.9  # error energy 1 % of the reference: -20 dB
     mix = torch.zeros(4, 3, dtype=torch.complex64)
     assert abs(float(window_loss(output, target, mix, frames=2)) + 20.0) < 1e-3
+
+
+def test_source_weights_make_a_weighted_mean_of_the_sources_ratios():
+    generator = torch.Generator().manual_seed(0)
+    targets = torch.randn(3, 8, 5, dtype=torch.complex64, generator=generator)
+    outputs = targets + 0.1 * torch.randn(3, 8, 5, dtype=torch.complex64, generator=generator)
+    outputs[1] = 0  # the second source is missed entirely: about 0 dB against ~-20 for the others
+    mix = targets.sum(0)
+    plain = window_loss(outputs, targets, mix, 4)
+    assert torch.isclose(window_loss(outputs, targets, mix, 4, torch.full((3,), 2.0)), plain)
+    heavy = window_loss(outputs, targets, mix, 4, torch.tensor([1.0, 4.0, 1.0]))
+    light = window_loss(outputs, targets, mix, 4, torch.tensor([1.0, 0.0, 1.0]))
+    assert float(light) < float(plain) < float(heavy)
+
+
+def test_bad_source_weights_are_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="source_weights"):
+        train_network([], RATE, 1, 0, source_weights=(1.0, 1.0))
