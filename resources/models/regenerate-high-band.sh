@@ -17,3 +17,24 @@ stemforge train high-band --data data/fb44r --model stemforge-lite --out resourc
 stemforge eval --full-band --model stemforge-lite --data data/fb44r --split validation --modes draft --out runs/fb44r-validation
 stemforge eval --full-band --model stemforge-lite --data data/fb44r --split test --modes draft --out runs/fb44r-test
 stemforge eval --full-band --model stemforge-lite --data data/fb44 --split test --modes draft --out runs/fb44-test
+
+# Trials for the drums' high band (2026-12-02, session 6; on the model shipped until then,
+# stemforge-lite step 9,174): selection sets the card never scores, fb44x (validation split:
+# held-out instruments) and fb44v (--no-hold-out, scored on its train split). None beat the
+# recipe above (README, "What else was tried"); the peakiness feature lives in commit 5567003.
+stemforge synth --out data/fb44x --songs 200 --seconds 30 --seed 11 --sample-rate 44100 --samples "$SAMPLES"
+stemforge synth --out data/fb44v --songs 40 --seconds 30 --seed 13 --sample-rate 44100 --samples "$SAMPLES" --no-hold-out
+for pair in "fb44x validation" "fb44v train"; do
+  set -- $pair
+  stemforge eval --full-band --model stemforge-lite --data "data/$1" --split "$2" --modes draft --out "runs/hb-shipped-$1-$2"
+done
+for trial in "fb44x-data" "fb44x-drums4 --source-weights 1 4 1 1 1"; do
+  set -- $trial
+  name=$1; shift
+  mkdir -p "runs/hb-$name"
+  stemforge train high-band --data data/fb44x --model stemforge-lite --out "runs/hb-$name/stemforge-lite.high-band.safetensors" --seed 0 --threads 1 "$@"
+  for pair in "fb44x validation" "fb44v train"; do
+    set -- $pair
+    STEMFORGE_MODELS="runs/hb-$name" stemforge eval --full-band --model stemforge-lite --data "data/$1" --split "$2" --modes draft --out "runs/hb-$name-$1-$2"
+  done
+done
