@@ -45,3 +45,12 @@ stemforge eval --model "$SF/runs/lite-lr1e4-bundle" --data "$D" --split validati
 stemforge train extractor --data "$D" --config lite --loss mse --out "$SF/runs/lite-long-10847" --steps 10847 --lr 3e-4 --validate-every 500 --threads 1
 stemforge export --extractor "$SF/runs/lite-long-10847" --out "$SF/runs/lite-long-10847-bundle" --id lite-long-10847 --overwrite
 stemforge eval --model "$SF/runs/lite-long-10847-bundle" --data "$D" --split validation --modes draft --out "$SF/runs/lite-long-10847-eval-validation" --quiet
+# 7. The shipped extractor's part 2 (2026-12-02, session 6): the step-9,174 bundle trained on
+#    with a fresh Adam and seed 1 (regenerate-stemforge-lite.sh builds that bundle as
+#    $SF/runs/stemforge-lite-9174); its held-out curve at 40 and 80 minutes of part 2
+#    (steps 1,573 and 2,990; the end of part 2 is the shipped model, scored by that script).
+for steps in 1573 2990; do
+  stemforge train extractor --data "$D" --config lite --loss mse --init-from "$SF/runs/stemforge-lite-9174" --seed 1 --out "$SF/runs/lite-cont-$steps" --steps "$steps" --lr 3e-4 --validate-every 500 --threads 1
+  stemforge export --extractor "$SF/runs/lite-cont-$steps" --out "$SF/runs/lite-cont-$steps-bundle" --id "lite-cont-$steps" --overwrite
+  stemforge eval --model "$SF/runs/lite-cont-$steps-bundle" --data "$D" --split validation --modes draft --out "$SF/runs/lite-cont-$steps-eval-validation" --quiet
+done
