@@ -41,7 +41,6 @@ hidden width and the training facts in its metadata; the shipped one is
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,6 +52,7 @@ from torch import nn
 
 from core.audio.high_band import HighBandMasks, HighBandSettings, band_power, smooth_frames
 from core.errors import ConfigError
+from core.fileio import sha256_file
 from core.instruments import INSTRUMENTS
 
 FEATURES = 3 * len(INSTRUMENTS) + 6
@@ -128,7 +128,7 @@ def learned_mask_record(high_band: str, model_id: str) -> dict:
     if high_band != "learned":
         return {}
     path = find_weights(model_id)
-    return {"mask": path.name, "mask_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    return {"mask": path.name, "mask_sha256": sha256_file(path)}
 
 
 def instrument_slots(instruments: Sequence[str]) -> list[int]:

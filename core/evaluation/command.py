@@ -102,16 +102,15 @@ def _run(args: argparse.Namespace, bar: ProgressBar) -> None:
 
 def mask_in_use(model_id: str) -> dict | None:
     """The learned high-band mask the ``learned`` rows used: its path and sha256 (None: none found)."""
-    import hashlib
-
     from core.audio.learned_high_band import find_weights
     from core.errors import ConfigError
+    from core.fileio import sha256_file
 
     try:
         path = find_weights(model_id)
     except ConfigError:
         return None
-    return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    return {"path": str(path), "sha256": sha256_file(path)}
 
 
 def _run_full_band(args: argparse.Namespace, model: StemModel, modes, settings: ProtocolSettings,

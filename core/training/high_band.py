@@ -149,6 +149,22 @@ def window_loss(outputs: torch.Tensor, targets: torch.Tensor, mix: torch.Tensor,
     return (weights[:, None] * ratios).sum() / (weights.sum() * ratios.shape[1])
 
 
+def loss_weights(source_weights: tuple[float, ...] | None) -> torch.Tensor:
+    """``(S + 1,)`` weights of the loss's terms (the instruments, then ``other``) from
+    ``source_weights`` (None: all 1).
+
+    Raises:
+        ValueError: not ``S + 1`` non-negative numbers with a positive sum.
+    """
+    count = len(INSTRUMENTS) + 1
+    if source_weights is None:
+        return torch.ones(count)
+    weights = torch.tensor(source_weights, dtype=torch.float32)
+    if weights.shape != (count,) or bool((weights < 0).any()) or float(weights.sum()) <= 0:
+        raise ValueError(f"source_weights needs {count} non-negative numbers, not all 0")
+    return weights
+
+
 def train_network(examples: list[Example], rate: int, steps: int, seed: int, hidden: int = 32,
                   learning_rate: float = 3e-3, hide_probability: float = 0.15, tile_stride: int = 6,
                   source_weights: tuple[float, ...] | None = None,
@@ -170,9 +186,7 @@ def train_network(examples: list[Example], rate: int, steps: int, seed: int, hid
     first = int(np.searchsorted(masks.position, 0.0))  # the loss is on the bins above the edge
     window_frames = int(round(WINDOW_SECONDS * rate / (settings.frame_samples(rate) // 2)))
     count = len(INSTRUMENTS)
-    all_weights = torch.ones(count + 1) if source_weights is None else torch.tensor(source_weights, dtype=torch.float32)
-    if all_weights.shape != (count + 1,) or bool((all_weights < 0).any()) or float(all_weights.sum()) <= 0:
-        raise ValueError(f"source_weights needs {count + 1} non-negative numbers, not all 0")
+    all_weights = loss_weights(source_weights)
     losses: list[float] = []
     started = time.perf_counter()
     for step in range(steps):

@@ -57,7 +57,18 @@ def _train(args: argparse.Namespace) -> None:
 
     from core.bundle import load_model
     from core.evaluation.full_band import FullBandSource
-    from core.training.high_band import make_example, model_stems_for, train_network, write_weights
+    from core.training.high_band import (
+        loss_weights,
+        make_example,
+        model_stems_for,
+        train_network,
+        write_weights,
+    )
+
+    try:  # before the minutes spent separating the training songs
+        loss_weights(tuple(args.source_weights) if args.source_weights else None)
+    except ValueError as error:
+        raise ConfigError(f"--source-weights: {error}") from None
 
     torch.set_num_threads(args.threads)
     model = load_model(args.model, "cpu")
@@ -80,8 +91,6 @@ def _train(args: argparse.Namespace) -> None:
             print(message, file=sys.stderr)
 
     weights = tuple(args.source_weights) if args.source_weights else None
-    if weights is not None and (min(weights) < 0 or sum(weights) <= 0):
-        raise ConfigError("--source-weights must be 5 non-negative numbers, not all 0")
     result = train_network(examples, chunks[0].rate, args.steps, args.seed, args.hidden,
                            source_weights=weights, progress=report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
