@@ -54,3 +54,20 @@ for steps in 1573 2990; do
   stemforge export --extractor "$SF/runs/lite-cont-$steps" --out "$SF/runs/lite-cont-$steps-bundle" --id "lite-cont-$steps" --overwrite
   stemforge eval --model "$SF/runs/lite-cont-$steps-bundle" --data "$D" --split validation --modes draft --out "$SF/runs/lite-cont-$steps-eval-validation" --quiet
 done
+
+# 8. The shipped extractor's part 3 (2026-12-02, session 7; regenerate-stemforge-lite.sh builds
+#    its start, $SF/runs/stemforge-lite-13563): its held-out curve at 45.1 and 100.2 minutes
+#    (steps 4,295 and 9482; the end of part 3 is the shipped model, scored by that script), and
+#    a branch beside it with remix augmentation (--remix 0.5: with probability 0.5 a crop's
+#    four stems come from four songs, with random gains and polarities), scored at equal
+#    steps (4,000 and 9,000).
+for steps in 4295 9482; do
+  stemforge train extractor --data "$D" --config lite --loss mse --init-from "$SF/runs/stemforge-lite-13563" --seed 2 --out "$SF/runs/lite-part3-$steps" --steps "$steps" --lr 3e-4 --validate-every 500 --threads 1
+  stemforge export --extractor "$SF/runs/lite-part3-$steps" --out "$SF/runs/lite-part3-$steps-bundle" --id "lite-part3-$steps" --overwrite
+  stemforge eval --model "$SF/runs/lite-part3-$steps-bundle" --data "$D" --split validation --modes draft --out "$SF/runs/lite-part3-$steps-eval-validation" --quiet
+done
+for steps in 4000 9000; do
+  stemforge train extractor --data "$D" --config lite --loss mse --init-from "$SF/runs/stemforge-lite-13563" --seed 2 --remix 0.5 --out "$SF/runs/lite-remix" --steps "$steps" --lr 3e-4 --validate-every 500 --threads 1
+  stemforge export --extractor "$SF/runs/lite-remix" --out "$SF/runs/lite-remix-$steps-bundle" --id "lite-remix-$steps" --overwrite
+  stemforge eval --model "$SF/runs/lite-remix-$steps-bundle" --data "$D" --split validation --modes draft --out "$SF/runs/lite-remix-$steps-eval-validation" --quiet
+done
