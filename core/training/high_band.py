@@ -116,10 +116,14 @@ def make_example(chunk: FullBandChunk, model_stems: np.ndarray,
 def model_stems_for(model: StemModel, chunk: FullBandChunk, preset: Preset, seed: int,
                     cache: Path | None = None) -> np.ndarray:
     """The model's ``(4, n)`` stems of a chunk through the pipeline (``residual``), cached
-    under ``cache`` by model checksum, preset, seed, track and chunk when given."""
+    under ``cache`` by model checksum, preset, seed, track, chunk and a checksum of the
+    chunk's samples when given (two sets may name their songs alike)."""
     path = None
     if cache is not None:
-        path = cache / f"{model.sha256[:12]}-{preset.name}-{seed}-{chunk.track}-{chunk.index}.npy"
+        import hashlib
+
+        samples = hashlib.sha256(np.ascontiguousarray(chunk.mixture).tobytes()).hexdigest()[:16]
+        path = cache / f"{model.sha256[:12]}-{preset.name}-{seed}-{chunk.track}-{chunk.index}-{samples}.npy"
         if path.is_file():
             return np.load(path, allow_pickle=False)
     stems = pipeline_estimates(model, chunk.mixture, chunk.rate, preset, seed, "residual").astype(np.float32)

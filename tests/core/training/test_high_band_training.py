@@ -3,6 +3,7 @@ the other stems low tones; the "model's stems" are the true stems without their 
 band (what the pipeline hands the mask). A few steps must learn to give the drums the
 high band, deterministically."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -89,3 +90,17 @@ def test_bad_source_weights_are_refused():
 
     with pytest.raises(ValueError, match="source_weights"):
         train_network([], RATE, 1, 0, source_weights=(1.0, 1.0))
+
+
+def test_cached_stems_are_keyed_by_the_samples_not_only_the_song_name(tmp_path):
+    """Two sets may both have a Track00001 chunk 0: each gets its own model stems."""
+    from core.training.high_band import model_stems_for
+    from tests.fakes import FilterBankModel
+
+    model = FilterBankModel(segment_samples=8192)
+    preset = model.presets["draft"]
+    first, second = chunk(1), dataclasses.replace(chunk(2), track=chunk(1).track)
+    cached = [model_stems_for(model, c, preset, 0, tmp_path) for c in (first, second)]
+    assert len(list(tmp_path.glob("*.npy"))) == 2
+    assert not np.allclose(cached[0], cached[1])
+    np.testing.assert_array_equal(model_stems_for(model, second, preset, 0, tmp_path), cached[1])
