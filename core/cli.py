@@ -119,7 +119,7 @@ def load_model(spec: str | None, device: str):
 
 
 def run_separate(args: argparse.Namespace) -> Outcome | None:
-    from core.jobs import SeparationOptions, find_audio_files, run_batch
+    from core.jobs import SeparationOptions, find_audio_files, folders_without_audio, run_batch
 
     options = SeparationOptions(
         out_dir=args.out, stems=args.stems, preset=args.preset, device=args.device,
@@ -129,6 +129,9 @@ def run_separate(args: argparse.Namespace) -> Outcome | None:
     files = find_audio_files(args.inputs)
     if not files:
         raise AudioLoadError("no audio files found in " + ", ".join(map(str, args.inputs)))
+    empty = folders_without_audio(args.inputs)  # beside other inputs: one line each, the rest goes on
+    for folder in empty:
+        _error(f"{folder}: no audio files in this folder")
     model = load_model(args.model, args.device)
     bar = ProgressBar(enabled=sys.stderr.isatty() and not args.quiet)
 
@@ -151,8 +154,8 @@ def run_separate(args: argparse.Namespace) -> Outcome | None:
         results = run_batch(files, model, options, on_progress=progress, on_result=report)
     finally:
         bar.clear()
-    failed = sum(r.status in ("failed", "cancelled") for r in results)
-    if not args.quiet and len(results) > 1:
+    failed = sum(r.status in ("failed", "cancelled") for r in results) + len(empty)
+    if not args.quiet and len(results) + len(empty) > 1:
         done = sum(r.status == "done" for r in results)
         skipped = sum(r.status == "skipped" for r in results)
         print(f"{done} done, {failed} failed, {skipped} skipped")

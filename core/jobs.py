@@ -117,6 +117,11 @@ def find_audio_files(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
+def folders_without_audio(paths: Sequence[Path]) -> list[Path]:
+    """The folders among ``paths`` in which :func:`find_audio_files` finds no audio file."""
+    return [Path(path) for path in paths if Path(path).is_dir() and not find_audio_files([path])]
+
+
 def plan_outputs(path: Path, options: SeparationOptions, model_id: str) -> tuple[dict[str, Path], Path]:
     """Destination of each stem (and of the residual) and of the recipe for one input."""
     names = list(options.stems) + ([RESIDUAL_STEM] if options.residual else [])

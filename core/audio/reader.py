@@ -46,6 +46,8 @@ def _describe(path: Path, error: Exception) -> str:
     text = re.sub(r"^Error opening .*?: ", "", text)  # libsndfile repeats the path
     if "Format not recognised" in text or "unknown format" in text.lower():
         return "not a readable audio file (format not recognised)"
+    if "not a regular file" in text and path.is_file():  # libsndfile's words for a stream it cannot parse (e.g. MP3)
+        return "not a readable audio file (no valid audio stream in it)"
     return f"cannot be decoded ({text})"
 
 

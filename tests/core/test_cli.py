@@ -36,6 +36,21 @@ def test_mixed_batch_exit_code_and_one_line_errors(fake_model, make_audio, tmp_p
     assert "2 done, 1 failed" in captured.out
 
 
+def test_a_folder_without_audio_beside_other_inputs_is_one_line_and_the_batch_goes_on(
+        fake_model, make_audio, tmp_path, capsys):
+    good = make_audio("in/good.wav", seconds=0.2)
+    empty = tmp_path / "notes.wav"  # a folder, named like a file, holding no audio
+    empty.mkdir()
+    (empty / "readme.txt").write_text("no audio here")
+    code = main(["separate", str(empty), str(good), "--out", str(tmp_path / "out"), "--stems", "bass"])
+    captured = capsys.readouterr()
+    assert code == 1
+    errors = [line for line in captured.err.splitlines() if "error" in line]
+    assert len(errors) == 1 and "notes.wav" in errors[0] and "no audio files" in errors[0]
+    assert (tmp_path / "out" / "good" / "bass.wav").is_file()
+    assert "1 done, 1 failed" in captured.out
+
+
 def test_all_good_exits_zero_and_existing_outputs_are_skipped(fake_model, make_audio, tmp_path, capsys):
     path = make_audio(seconds=0.2)
     args = ["separate", str(path), "--out", str(tmp_path / "o"), "--preset", "draft"]

@@ -128,6 +128,16 @@ def test_run_finishes_shows_stems_and_a_bad_file_fails_alone(make_window, make_a
     assert [url.toLocalFile() for url in dragged] == [str((stems_dir / "a" / "bass.wav").resolve())]
 
 
+def test_a_dropped_folder_without_audio_is_said_in_the_log(make_window, make_audio, tmp_path, caplog):
+    window = make_window()
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("not audio")
+    with caplog.at_level("INFO"):
+        drop(window, [tmp_path / "empty", make_audio("one.wav", seconds=0.3)])
+    assert [item.name for item in window.queue] == ["one.wav"]
+    assert any("empty" in r.getMessage() and "no audio files" in r.getMessage() for r in caplog.records)
+
+
 def test_start_button_state_after_failures(make_window, make_audio, tmp_path, qtbot):
     """A failed file stays runnable: Start is enabled again after the batch."""
     window = make_window()

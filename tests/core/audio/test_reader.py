@@ -34,7 +34,9 @@ def bad_files(tmp_path):
     (tmp_path / "truncated.wav").write_bytes(data[: len(data) // 2])
     sf.write(str(tmp_path / "zero.wav"), np.zeros((0, 2)), 44100)
     sf.write(str(tmp_path / "six.wav"), np.zeros((100, 6)), 44100)
+    (tmp_path / "text.mp3").write_text("hello, not an MP3")  # libsndfile: "not a regular file"
     return {
+        "text.mp3": "no valid audio stream",
         "empty.wav": "not a readable audio file",
         "random.wav": "not a readable audio file",
         "truncated.wav": "truncated",
