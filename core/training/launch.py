@@ -22,11 +22,17 @@ from core.training.resolved import ResolvedConfig, resolve
 from core.training.runs import ThrottledProgress
 
 
+VALIDATION_CROP_SEED = 0
+"""Seeds the validation crops of every run, whatever its ``--seed``: the parts of a model
+trained with different seeds then score the same crops, and their curves compare."""
+
+
 def open_datasets(resolved: ResolvedConfig, progress=None):
     """The training crops and (when the split exists) the validation crops of a run.
 
-    Both are ``core.data.datasets.RandomCropDataset`` of ``segment_samples``-long crops
-    seeded with ``config.seed``. A dataset without the validation split trains without
+    Both are ``core.data.datasets.RandomCropDataset`` of ``segment_samples``-long crops:
+    the training crops seeded with ``config.seed``, the validation crops with
+    :data:`VALIDATION_CROP_SEED`. A dataset without the validation split trains without
     validation. ``progress(fraction, message)`` follows the first decoding of the audio.
     """
     from core.data.datasets import RandomCropDataset
@@ -44,7 +50,7 @@ def open_datasets(resolved: ResolvedConfig, progress=None):
     validation_dataset = None
     if config.validation_crops > 0 and (Path(config.data) / config.validation_split).is_dir():
         validation_dataset = RandomCropDataset(
-            config.data, config.validation_split, resolved.segment_samples, seed=config.seed, **extra
+            config.data, config.validation_split, resolved.segment_samples, seed=VALIDATION_CROP_SEED, **extra
         )
     return train_dataset, validation_dataset
 
