@@ -163,7 +163,8 @@ class HybridModel:
         :data:`LEVEL_FLOOR_RMS` are lifted to it and their estimates scaled back (see the
         module docstring). Each pair draws its noise from
         its own generator, seeded from ``generator``, so the result does not depend on
-        ``max_batch`` (beyond float rounding).
+        ``max_batch`` (beyond float rounding). With ``preset.views == 2`` all of this runs
+        on ``x`` and on ``-x`` and the result is ``(f(x) - f(-x)) / 2`` (:class:`Preset`).
 
         Args:
             mixture: ``(N, L)`` segments on ``self.device``.
@@ -186,17 +187,17 @@ class HybridModel:
         lifted = mixture.to(self.device, torch.float32) / torch.where(gains > 0, gains, 1.0)
         pairs_mix = lifted.repeat_interleave(stems, dim=0)[:, None]
         pairs_labels = labels.repeat(count).to(self.device)
-        generators = pair_generators(generator, count * stems) if preset.steps else []
-        outputs = []
+        signs = (1.0, -1.0)[: preset.views]
         with torch.inference_mode():
-            for start in range(0, count * stems, max(1, self.max_batch)):
-                check_cancel(cancel)
-                part = slice(start, start + max(1, self.max_batch))
-                outputs.append(
-                    self._run(pairs_mix[part], pairs_labels[part], preset, generators[part], cancel)
-                )
-        result = torch.cat(outputs) if outputs else pairs_mix.new_zeros(0, 1, length)
-        result = result.reshape(count, stems, length) * gains[:, :, None]
+            result = pairs_mix.new_zeros(count * stems, 1, length)
+            for sign in signs:  # f(x), then -f(-x) for a two-view preset
+                generators = pair_generators(generator, count * stems) if preset.steps else []
+                for start in range(0, count * stems, max(1, self.max_batch)):
+                    check_cancel(cancel)
+                    part = slice(start, start + max(1, self.max_batch))
+                    result[part] += sign * self._run(sign * pairs_mix[part], pairs_labels[part], preset,
+                                                     generators[part], cancel)
+        result = result.reshape(count, stems, length) * (gains[:, :, None] / len(signs))
         return result.to(mixture.device, mixture.dtype)
 
     # -- internals ---------------------------------------------------------------------

@@ -123,6 +123,8 @@ def validate_manifest(manifest: object, file: Path, sealed: bool = True) -> None
         raise ModelLoadError(f"{file}: the manifest does not list {WEIGHTS} with its sha256")
 
 
+PRESET_VIEWS = (1, 2)
+"""A preset's test-time views (:attr:`core.model.Preset.views`): the mixture, or it and its polarity inverse."""
 MAX_PRESET_STEPS = 64
 """Most refinement steps a preset may ask for (the product presets use 0 to 4)."""
 
@@ -178,7 +180,10 @@ def presets_from_manifest(manifest: Mapping) -> dict[str, Preset]:
             sigma_max=float(row.get("sigma_max", 0.0)),
             sampler=str(row.get("sampler", "consistency")),
             gain_db=None if row.get("gain_db") is None else float(row["gain_db"]),
+            views=int(row.get("views", 1)),
         )
+        if preset.views not in PRESET_VIEWS:
+            raise ValueError(f"preset {name!r}: views must be one of {', '.join(map(str, PRESET_VIEWS))}")
         if preset.gain_db is not None and not math.isfinite(preset.gain_db):
             raise ValueError(f"preset {name!r}: gain_db must be a finite number")
         if not 0 <= preset.steps <= MAX_PRESET_STEPS or preset.sampler not in ("consistency", "teacher"):

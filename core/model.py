@@ -26,6 +26,12 @@ class Preset:
     ``sampler == "teacher"`` runs the diffusion teacher for ``steps`` Euler steps.
     ``gain_db`` is its measured SI-SDRi gain over ``draft`` on validation data (written
     by ``stemforge tune``), None when not measured.
+
+    ``views`` (1 or 2) is a test-time ensemble over the mixture's polarity: with 2, the
+    whole preset runs on ``x`` and on ``-x`` and the estimates are combined as
+    ``y = (f(x) - f(-x)) / 2``, the odd part of the separator ``f``. Separation is odd
+    (the stems of ``-x`` are minus the stems of ``x``) but the trained networks are not
+    exactly, so this average removes an error that the two polarities do not share.
     """
 
     name: str
@@ -33,11 +39,12 @@ class Preset:
     sigma_max: float
     sampler: str = "consistency"
     gain_db: float | None = None
+    views: int = 1
 
     @property
     def passes_per_stem(self) -> int:
-        """Network passes per stem and segment: 1 extractor pass + one per step."""
-        return 1 + self.steps
+        """Network passes per stem and segment: per view, 1 extractor pass + one per step."""
+        return self.views * (1 + self.steps)
 
 
 PRESET_ORDER: tuple[str, ...] = ("draft", "fast", "balanced", "best")

@@ -33,7 +33,8 @@ class ModelInfo:
 
     Attributes:
         spec: what to pass to the model loader (bundle path), or None for the default.
-        presets: name -> figures (``steps``, ``sigma_max``, optional ``rtf``, ``si_sdri``).
+        presets: name -> figures (``steps``, ``sigma_max``, optional ``views``, ``gain_db``,
+            ``rtf``, ``si_sdri``).
         card: model card text (markdown) when the bundle ships one.
         missing: a readable reason when no model is installed.
     """
@@ -53,7 +54,7 @@ class ModelInfo:
     @classmethod
     def from_model(cls, model) -> ModelInfo:
         """Describe an already-loaded :class:`core.model.StemModel` (tests, custom loaders)."""
-        presets = {name: {"steps": p.steps, "sigma_max": p.sigma_max, "gain_db": p.gain_db}
+        presets = {name: {"steps": p.steps, "sigma_max": p.sigma_max, "gain_db": p.gain_db, "views": p.views}
                    for name, p in model.presets.items()}
         return cls(model_id=model.model_id, presets=presets,
                    details={"sha256": model.sha256, "sample_rate": model.sample_rate})
@@ -62,9 +63,13 @@ class ModelInfo:
         """One line for the preset selector, e.g. ``2 steps · σmax 0.25 · 0.31× realtime · +9.2 dB SI-SDRi``."""
         figures = self.presets.get(name, {})
         steps = figures.get("steps")
+        views = int(figures.get("views") or 1)
         parts = []
         if steps is not None:
-            parts.append("extractor only" if steps == 0 else f"{steps} step{'s' if steps != 1 else ''}")
+            parts.append(("extractor only" if views == 1 else "extractor") if steps == 0
+                         else f"{steps} step{'s' if steps != 1 else ''}")
+            if views > 1:
+                parts.append(f"{views} views (the mix and its polarity inverse)")
         elif name in PRESET_DESCRIPTIONS:
             parts.append(PRESET_DESCRIPTIONS[name])
         if figures.get("sigma_max"):
@@ -73,7 +78,7 @@ class ModelInfo:
             parts.append(f"{float(figures['rtf']):.2g}× realtime")
         if figures.get("si_sdri") is not None:
             parts.append(f"{float(figures['si_sdri']):+.1f} dB SI-SDRi")
-        if figures.get("gain_db") is not None and figures.get("steps"):
+        if figures.get("gain_db") is not None and (figures.get("steps") or views > 1):
             parts.append(f"{float(figures['gain_db']):+.2f} dB over draft")
         return " · ".join(parts)
 

@@ -134,9 +134,11 @@ def row_labels(rows: list[dict], presets: dict) -> dict[str, str]:
                             + (f", sigma_max {sigma:.3g})" if sigma else ")"))
         elif name in presets:
             preset = presets[name]
-            steps = int(preset["steps"])
+            steps, views = int(preset["steps"]), int(preset.get("views", 1))
             labels[name] = (f"{name} (extractor alone)" if steps == 0 else
                             f"{name} (consistency, {steps} step{'s' * (steps > 1)}, sigma_max {preset['sigma_max']:.3g})")
+            if views > 1:
+                labels[name] = labels[name][:-1] + f", {views} views: (f(x) - f(-x)) / 2)"
     return labels
 
 

@@ -7,7 +7,10 @@ validation figure ``"si_sdri_validation"`` and its gain over ``draft`` on the sa
 ``"gain_db"`` (the ``draft`` row gets its own figure and a gain of 0); the app and
 ``stemforge models`` show the gains, and a preset that does not beat every faster one by
 :data:`core.model.MIN_PRESET_GAIN_DB` is not offered as a separate choice. The whole curve
-goes to ``metrics.sigma_max_tuning``. The test split is refused: tuning on it would make the
+goes to ``metrics.sigma_max_tuning``. A preset with nothing to tune but more than one view
+(:attr:`core.model.Preset.views`, e.g. an extractor-only bundle's ``fast``) is measured
+against ``draft`` on the same windows and gets its ``si_sdri_validation`` and ``gain_db``
+the same way. The test split is refused: tuning on it would make the
 test figures optimistic.
 """
 
@@ -39,9 +42,13 @@ def tuned_step_counts(manifest: dict) -> dict[str, int]:
     for name, row in manifest["presets"].items():
         if int(row.get("steps", 0)) >= 1 and row.get("sampler", "consistency") == "consistency":
             chosen[name] = int(row["steps"])
-    if not chosen:
-        raise ConfigError("the bundle has no consistency preset to tune (only draft?)")
     return chosen
+
+
+def view_presets(manifest: dict) -> list[str]:
+    """The presets with no refinement step but more than one view: measured, not tuned."""
+    return [name for name, row in manifest["presets"].items()
+            if int(row.get("steps", 0)) == 0 and int(row.get("views", 1)) > 1]
 
 
 def tune_presets(
@@ -60,13 +67,34 @@ def tune_presets(
         ``(choices, sweep)``: preset name -> ``{"steps", "sigma_max", "si_sdri_validation"}``,
         and the sweep it was read from.
     """
-    presets = tuned_step_counts(manifest)
-    sweep = run_sweep(model, chunks, grid, sorted(set(presets.values())), ("consistency",), settings,
-                      seed=seed, total_chunks=total_chunks, progress=progress)
+    presets, viewed = tuned_step_counts(manifest), view_presets(manifest)
+    if not presets and not viewed:
+        raise ConfigError("the bundle has no consistency preset to tune and no multi-view preset to measure "
+                          "(only draft?)")
+    sweep = SweepResult(grid=list(grid), steps=[])
+    if presets:
+        sweep = run_sweep(model, chunks, grid, sorted(set(presets.values())), ("consistency",), settings,
+                          seed=seed, total_chunks=total_chunks, progress=progress)
     choices = {}
     for name, steps in presets.items():
         sigma_max, score = sweep.best("consistency", steps)
         choices[name] = {"steps": steps, "sigma_max": sigma_max, "si_sdri_validation": round(score, 4)}
+    if viewed:
+        from core.evaluation.protocol import evaluate
+        from core.manifest import presets_from_manifest
+
+        table = presets_from_manifest(manifest)
+        draft = next(p for p in table.values() if p.steps == 0 and p.views == 1)
+        result = evaluate(model, chunks, [draft, *(table[name] for name in viewed)], settings, seed=seed,
+                          total_chunks=total_chunks, progress=progress)
+        scores = result.table("active")
+        if not presets:  # the reference line comes from this evaluation
+            sweep.extractor, sweep.chunks, sweep.windows_kept = (scores[draft.name]["All"], result.chunks,
+                                                                 result.windows_kept)
+        for name in viewed:
+            score = scores[name]["All"]
+            choices[name] = {"steps": 0, "views": table[name].views, "si_sdri_validation": round(score, 4),
+                             "gain_db": round(score - scores[draft.name]["All"], 4)}
     return choices, sweep
 
 
@@ -77,12 +105,16 @@ def apply_choices(manifest: dict, choices: dict[str, dict], sweep: SweepResult, 
     extractor = None if math.isnan(sweep.extractor) else round(sweep.extractor, 4)
     for name, choice in choices.items():
         row = updated["presets"][name]
-        row["sigma_max"] = choice["sigma_max"]
+        if "sigma_max" in choice:
+            row["sigma_max"] = choice["sigma_max"]
         row["tuned"] = True
         row["si_sdri_validation"] = choice["si_sdri_validation"]
-        row["gain_db"] = None if extractor is None else round(choice["si_sdri_validation"] - extractor, 4)
+        if "gain_db" in choice:  # measured against draft on its own windows
+            row["gain_db"] = choice["gain_db"]
+        else:
+            row["gain_db"] = None if extractor is None else round(choice["si_sdri_validation"] - extractor, 4)
     for row in updated["presets"].values():
-        if int(row.get("steps", 0)) == 0 and extractor is not None:
+        if int(row.get("steps", 0)) == 0 and int(row.get("views", 1)) == 1 and extractor is not None:
             row["si_sdri_validation"] = extractor
             row["gain_db"] = 0.0
     metrics = updated.setdefault("metrics", {})

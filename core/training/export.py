@@ -8,6 +8,7 @@ Writes the EMA weights of each run through :func:`core.bundle.save_bundle`, with
 
 - the presets table :data:`UNTUNED_PRESETS` (the paper's operating points, not yet tuned
   on this model's validation split; the manifest's metrics say ``presets_tuned: false``),
+  or :data:`EXTRACTOR_ONLY_PRESETS` for a bundle without the student,
   plus a ``reference`` row (the teacher's Euler sampler) when the teacher is included;
 - the last validation scores of each run as metrics;
 - a training description: the dataset, and per stage its steps, minutes, final losses,
@@ -33,6 +34,13 @@ UNTUNED_PRESETS: dict[str, dict] = {
 """The paper's operating points (core/METHOD.md section 5): 1 step at sigma_max 0.0124, 2 and 4
 steps at 0.25. *tune* per model on the validation split."""
 
+EXTRACTOR_ONLY_PRESETS: dict[str, dict] = {
+    "draft": {"steps": 0, "sigma_max": 0.0, "sampler": "consistency"},
+    "fast": {"steps": 0, "sigma_max": 0.0, "sampler": "consistency", "views": 2},
+}
+"""A bundle without refiners: the extractor alone (draft), and on the mixture and its
+polarity inverse, ``(f(x) - f(-x)) / 2`` (fast; :class:`core.model.Preset`)."""
+
 REFERENCE_PRESET: dict = {"steps": 8, "sigma_max": 0.01, "sampler": "teacher"}
 """The teacher's Euler sampler, when the bundle includes the teacher (core/METHOD.md section 4:
 small sigma_max, 0.001-0.01). Untuned."""
@@ -43,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extractor", required=True, type=Path, metavar="RUN1", help="the extractor run folder")
     parser.add_argument("--student", type=Path, default=None, metavar="RUN3",
                         help="the distillation (student) run folder; without it the bundle "
-                             "holds the extractor alone and offers only the draft preset "
+                             "holds the extractor alone and offers draft and its two-view ensemble fast "
                              "(for comparing extractors)")
     parser.add_argument("--teacher", type=Path, default=None, metavar="RUN2",
                         help="the diffusion run folder, to include the teacher (adds a 'reference' preset)")
@@ -132,9 +140,8 @@ def export_bundle(
             f"exporting it with {extractor_dir}",
             file=sys.stderr,
         )
-    presets = {name: dict(row) for name, row in UNTUNED_PRESETS.items()}
-    if student is None:
-        presets = {name: row for name, row in presets.items() if row["steps"] == 0}
+    presets = {name: dict(row) for name, row in
+               (UNTUNED_PRESETS if student is not None else EXTRACTOR_ONLY_PRESETS).items()}
     if teacher is not None:
         presets["reference"] = dict(REFERENCE_PRESET)
     runs = {"extractor": extractor}

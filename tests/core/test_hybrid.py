@@ -106,6 +106,23 @@ def test_draft_is_the_extractor_output_for_each_label():
     torch.testing.assert_close(out[:, 1], bass[:, 0])
 
 
+def test_two_views_are_the_odd_part_of_the_separator():
+    """views=2: y(x) = (f(x) - f(-x)) / 2, so y(-x) = -y(x) exactly; twice the passes."""
+    model = make_model(counting=True)
+    model.presets = {**PRESETS, "draft2": Preset("draft2", 0, 0.0, views=2), "fast2": Preset("fast2", 1, 0.0124, views=2)}
+    mix = mixture(2)
+    draft = run(model, "draft", mix=mix)
+    minus = run(model, "draft", mix=-mix)
+    model.extractor.batches.clear()
+    both = run(model, "draft2", mix=mix)
+    assert model.extractor.batches == [6, 6]  # 2 segments x 3 stems, once per view
+    torch.testing.assert_close(both, (draft - minus) / 2)
+    assert not torch.allclose(both, draft)  # the tiny network is not odd
+    torch.testing.assert_close(run(model, "draft2", mix=-mix), -both)
+    assert model.presets["fast2"].passes_per_stem == 4
+    assert torch.equal(run(model, "fast2", mix=mix, seed=3), run(model, "fast2", mix=mix, seed=3))
+
+
 def test_refinement_changes_the_draft_and_depends_on_the_seed():
     model = make_model()
     draft, best = run(model, "draft"), run(model, "best")

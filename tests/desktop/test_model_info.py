@@ -84,3 +84,11 @@ def test_about_box_shows_the_model_card(qtbot):
     qtbot.addWidget(dialog)
     text = dialog.card.toPlainText()
     assert "Stemforge small" in text and "9.9 dB" in text
+
+
+def test_a_two_view_preset_says_so_and_shows_its_measured_gain():
+    info = ModelInfo(model_id="m", presets={"draft": {"steps": 0, "sigma_max": 0.0, "gain_db": 0.0},
+                                            "fast": {"steps": 0, "sigma_max": 0.0, "views": 2, "gain_db": 0.33}})
+    assert info.preset_summary("draft") == "extractor only"
+    assert info.preset_summary("fast") == "extractor · 2 views (the mix and its polarity inverse) · +0.33 dB over draft"
+    assert info.withheld_presets() == {}

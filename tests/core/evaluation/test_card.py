@@ -223,3 +223,11 @@ def test_a_run_started_from_a_bundle_is_shown_with_the_stage_it_started_from(tmp
     assert "| extractor, part 2 of 2 | 3 | " in card
     minutes = stage["minutes"] + stage["started_from"]["minutes"]
     assert f"5 steps and {minutes:.2f} minutes in all" in card
+
+
+def test_a_two_view_preset_is_named_with_its_equation():
+    from core.evaluation.card import row_labels
+
+    presets = {"draft": {"steps": 0, "sigma_max": 0.0}, "fast": {"steps": 0, "sigma_max": 0.0, "views": 2}}
+    labels = row_labels([{"name": "draft"}, {"name": "fast"}], presets)
+    assert labels == {"draft": "draft (extractor alone)", "fast": "fast (extractor alone, 2 views: (f(x) - f(-x)) / 2)"}

@@ -63,6 +63,31 @@ def test_tune_writes_presets_and_keeps_the_weights(bundle):
     assert reloaded.presets["best"].gain_db == updated["presets"]["best"]["gain_db"]
 
 
+def test_an_extractor_only_bundle_s_two_view_preset_is_measured_against_draft(tmp_path):
+    from core.evaluation.protocol import evaluate
+    from core.training.export import EXTRACTOR_ONLY_PRESETS
+
+    model = random_model("tiny", segment_samples=4096)
+    folder = save_bundle(tmp_path / "alone", bundle_id="tiny-alone", config=model.config,
+                         extractor=model.extractor, student=None, presets=EXTRACTOR_ONLY_PRESETS,
+                         segment_samples=4096, dtype=torch.float32)
+    manifest = read_manifest(folder)
+    assert manifest["presets"]["fast"]["views"] == 2
+    loaded = load_bundle(folder, "cpu")
+    chunks = [small_chunk(0), small_chunk(1)]
+    choices, sweep = tune_presets(loaded, manifest, chunks, [0.001, 0.3], SMALL)
+    assert set(choices) == {"fast"} and sweep.curves == {}
+    expected = evaluate(loaded, chunks, [loaded.presets["draft"], loaded.presets["fast"]], SMALL).table("active")
+    assert choices["fast"]["si_sdri_validation"] == pytest.approx(expected["fast"]["All"], abs=1e-4)
+    gain = expected["fast"]["All"] - expected["draft"]["All"]
+    assert choices["fast"]["gain_db"] == pytest.approx(gain, abs=1e-4) and gain != 0
+    write_manifest(folder, apply_choices(manifest, choices, sweep, "validation", "data/synth"))
+    reloaded = load_bundle(folder, "cpu")
+    assert reloaded.presets["fast"].views == 2 and reloaded.presets["fast"].gain_db == choices["fast"]["gain_db"]
+    assert reloaded.presets["draft"].gain_db == 0.0
+    assert read_manifest(folder)["presets"]["draft"]["si_sdri_validation"] == pytest.approx(expected["draft"]["All"], abs=1e-4)
+
+
 def test_write_manifest_refuses_a_bundle_whose_weights_changed(bundle):
     from core.errors import ModelLoadError
 

@@ -93,7 +93,8 @@ def test_train_three_stages_export_and_separate(tiny_slakh, tmp_path, make_audio
     assert run_command(export.run, parse(export.add_arguments, [
         "--extractor", runs / "extractor", "--out", alone, "--id", "tiny-extractor"])) == 0
     only = json.loads((alone / "manifest.json").read_text())
-    assert only["networks"] == ["extractor"] and list(only["presets"]) == ["draft"]
+    assert only["networks"] == ["extractor"] and list(only["presets"]) == ["draft", "fast"]
+    assert only["presets"]["fast"]["steps"] == 0 and only["presets"]["fast"]["views"] == 2
     assert load_model(alone, "cpu") is not None
 
     model = load_model(bundle, "cpu")
