@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, INSTRUMENTS, RESIDUAL_STEM
+from core.model import PRESET_ORDER
 from desktop.model_info import ModelInfo
 from desktop.options import (
     BIT_DEPTH_LABELS,
@@ -184,12 +185,14 @@ class OptionsPanel(QWidget):
         self._update_preset_summary()
 
     def _offered_index(self, wanted: str, withheld: dict[str, str]) -> int:
-        """Index of ``wanted``, or of the nearest faster preset that is offered."""
+        """Index of ``wanted``, or of the nearest faster preset that is offered (the rule of
+        :func:`core.model.default_preset`: a model without ``balanced`` starts on ``fast``)."""
         names = [self.preset.itemData(i) for i in range(self.preset.count())]
-        if wanted in names:
-            for index in range(names.index(wanted), -1, -1):
-                if names[index] not in withheld:
-                    return index
+        order = list(PRESET_ORDER) if wanted in PRESET_ORDER else names
+        if wanted in order:
+            for name in reversed(order[: order.index(wanted) + 1]):
+                if name in names and name not in withheld:
+                    return names.index(name)
         return next((i for i, name in enumerate(names) if name not in withheld), 0)
 
     def _update_preset_summary(self) -> None:

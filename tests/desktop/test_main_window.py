@@ -321,6 +321,20 @@ def test_a_preset_that_does_not_beat_a_faster_one_is_greyed_out_with_the_reason(
     assert "+0.90 dB over draft" in panel.preset_summary.text()
 
 
+def test_a_bundle_without_balanced_starts_on_its_two_view_fast_as_the_cli_does(make_window):
+    from core.model import Preset, default_preset
+
+    info = ModelInfo(model_id="m", presets={
+        "draft": {"steps": 0, "sigma_max": 0.0, "gain_db": 0.0},
+        "fast": {"steps": 0, "sigma_max": 0.0, "views": 2, "gain_db": 0.33},
+    })
+    panel = make_window(model_info=info).options_panel
+    assert panel.preset.currentData() == "fast"
+    assert "2 views" in panel.preset_summary.text() and "+0.33 dB over draft" in panel.preset_summary.text()
+    presets = {"draft": Preset("draft", 0, 0.0, gain_db=0.0), "fast": Preset("fast", 0, 0.0, gain_db=0.33, views=2)}
+    assert default_preset(presets) == "fast"
+
+
 def test_shortcuts_are_bound(make_window):
     window = make_window()
     bound = {a.text().replace("&", ""): a.shortcut().toString() for a in window.actions()}
