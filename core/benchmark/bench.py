@@ -89,6 +89,11 @@ class PresetTiming:
     rtf: float
     vs_peer: float | None = None
     cpu_seconds: float | None = None
+    views: int = 1
+
+    def steps_label(self) -> str:
+        """``2``, or ``0, 2 views`` for a preset that also runs on the polarity inverse."""
+        return f"{self.steps}" + (f", {self.views} views" if self.views > 1 else "")
 
 
 @dataclass
@@ -270,7 +275,7 @@ def run_bench(
             if outcome.status is not FileStatus.DONE:
                 raise StemforgeError(f"benchmark separation with {name} failed: {outcome.message}")
             result.presets.append(PresetTiming(name, model.presets[name].steps, seconds, seconds / settings.seconds,
-                                               cpu_seconds=cpu))
+                                               cpu_seconds=cpu, views=model.presets[name].views))
         if settings.skip_peer:
             result.peer_note = f"skipped (--skip-peer); install the peer with: {INSTALL_HINT}"
         else:
@@ -339,7 +344,7 @@ def markdown_bench(result: BenchResult) -> str:
         cpu_ratio = ("n/a" if result.peer_cpu_seconds is None or timing.cpu_seconds is None
                      else f"{timing.cpu_seconds / result.peer_cpu_seconds:.3f}x")
         cpu = "n/a" if timing.cpu_seconds is None else f"{timing.cpu_seconds:.1f}"
-        lines.append(f"| {timing.name} | {timing.steps} | {timing.seconds:.2f} | {timing.rtf:.3f} | {ratio} "
+        lines.append(f"| {timing.name} | {timing.steps_label()} | {timing.seconds:.2f} | {timing.rtf:.3f} | {ratio} "
                      f"| {cpu} | {cpu_ratio} |")
     if result.peer_seconds is not None:
         lines.append(f"| HTDemucs (random weights) | - | {result.peer_seconds:.2f} | {result.peer_rtf:.3f} | 1.000x "

@@ -300,7 +300,9 @@ def _speed_section(bench: dict) -> list[str]:
              "| preset | steps | time (s) | real-time factor | / HTDemucs |", "|---|---:|---:|---:|---:|"]
     for row in bench["presets"]:
         ratio = row.get("vs_peer")
-        lines.append(f"| {row['name']} | {row['steps']} | {row['seconds']:.2f} | {row['rtf']:.3f} | "
+        views = int(row.get("views", 1))
+        steps = f"{row['steps']}" + (f", {views} views" if views > 1 else "")
+        lines.append(f"| {row['name']} | {steps} | {row['seconds']:.2f} | {row['rtf']:.3f} | "
                      f"{'-' if ratio is None else f'{ratio:.3f}x'} |")
     peer = bench.get("peer")
     if peer:

@@ -33,10 +33,12 @@ def _row_label(name: str, result: EvaluationResult) -> str:
     preset = result.modes.get(name)
     if preset is None:
         return name
+    views = f", {preset.views} views" if preset.views > 1 else ""
     if preset.steps == 0:
-        return f"{name} (extractor)"
+        return f"{name} (extractor{views})"
     kind = "teacher Euler" if preset.sampler == "teacher" else "consistency"
-    return f"{name} ({kind}, {preset.steps} step{'s' if preset.steps > 1 else ''}, sigma_max {preset.sigma_max:g})"
+    return (f"{name} ({kind}, {preset.steps} step{'s' if preset.steps > 1 else ''}, "
+            f"sigma_max {preset.sigma_max:g}{views})")
 
 
 def markdown_table(result: EvaluationResult, convention: str) -> str:

@@ -115,3 +115,10 @@ def test_htdemucs_peer_separates_a_clip(tmp_path):
     for name in ("bass", "drums", "guitar", "piano"):
         info = sf.info(str(tmp_path / "stems" / f"{name}.wav"))
         assert (info.frames, info.channels, info.subtype) == (44100, 2, "PCM_16")
+
+
+def test_a_two_view_preset_says_so_in_the_speed_table():
+    from core.benchmark.bench import PresetTiming
+
+    assert PresetTiming("draft", 0, 1.0, 0.1).steps_label() == "0"
+    assert PresetTiming("fast", 0, 2.0, 0.2, views=2).steps_label() == "0, 2 views"
