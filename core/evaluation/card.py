@@ -357,8 +357,10 @@ def _write_card(bundle, evals, sweep_dir, bench_file, runs, recipe, data_descrip
     refined = "student" in info["networks"]
     method = ("a deterministic extractor, a diffusion teacher conditioned on it, and a consistency student "
               "distilled from the teacher" if refined else
-              "this bundle ships the deterministic extractor alone (preset draft); the refiners are not "
-              "shipped because they do not beat it yet (see Notes)")
+              "this bundle ships the deterministic extractor alone (preset draft"
+              + (", and fast: the extractor on the mix and its polarity inverse"
+                 if any(int(p.get("views", 1)) > 1 for p in presets.values()) else "")
+              + "); the refiners are not shipped because they do not beat it yet (see Notes)")
 
     lines = [f"# Model card: {info['id']}", "",
              f"- weights: `{Path(bundle).name}/weights.safetensors`, {info['size_bytes'] / 1e6:.1f} MB, "
@@ -375,6 +377,8 @@ def _write_card(bundle, evals, sweep_dir, bench_file, runs, recipe, data_descrip
     for name, preset in presets.items():
         network = "extractor" if int(preset["steps"]) == 0 else (
             "teacher" if preset.get("sampler") == "teacher" else "extractor + student")
+        if int(preset.get("views", 1)) > 1:
+            network += f", {int(preset['views'])} views: (f(x) - f(-x)) / 2"
         gain = "-" if preset.get("gain_db") is None else f"{float(preset['gain_db']):+.2f}"
         offered = f"no: {withheld[name]}" if name in withheld else "yes"
         lines.append(f"| {name} | {network} | {preset['steps']} | {preset['sigma_max']:.4g} | "

@@ -51,7 +51,9 @@ def check_goals(rows: list[dict], presets: dict) -> list[Goal]:
         for preset, margin in (("fast", FAST_GAIN_GOAL_DB), ("best", BEST_GAIN_GOAL_DB)):
             if score.get(preset) is not None:
                 gain = score[preset] - draft
-                goals.append((f"{preset} >= draft + {margin:g} dB", f"{gain:+.2f} dB", gain >= margin))
+                views = int((presets.get(preset) or {}).get("views", 1))
+                label = f"{preset} ({views} views of the extractor, not refinement)" if views > 1 else preset
+                goals.append((f"{label} >= draft + {margin:g} dB", f"{gain:+.2f} dB", gain >= margin))
     teachers = {name: value for name, value in score.items() if name.startswith("teacher:") and value is not None}
     if teachers and draft is not None:
         name, teacher = max(teachers.items(), key=lambda item: item[1])

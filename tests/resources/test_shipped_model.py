@@ -31,12 +31,15 @@ def has_refiner(info: dict) -> bool:
 
 def test_its_presets_are_the_product_presets_tuned_on_validation():
     """With a student: the four presets, each refining one tuned on validation with its
-    measured gain over draft. Without one (a draft-only model): draft alone, so the app
-    offers no preset that would sound the same as draft."""
+    measured gain over draft. Without one: draft, and fast as two views of the extractor,
+    measured against draft on validation (so the app offers it only if it beats draft)."""
     info = describe_bundle(SHIPPED)
     presets = info["presets"]
     if not has_refiner(info):
-        assert list(presets) == ["draft"] and presets["draft"]["steps"] == 0
+        assert list(presets) == ["draft", "fast"] and presets["draft"]["steps"] == 0
+        assert presets["fast"]["steps"] == 0 and presets["fast"]["views"] == 2
+        assert presets["fast"]["tuned"] is True and presets["fast"]["gain_db"] is not None
+        assert info["metrics"]["sigma_max_tuning"]["split"] == "validation"
         return
     assert list(presets)[:4] == list(PRESET_ORDER)
     assert [presets[name]["steps"] for name in PRESET_ORDER] == [0, 1, 2, 4]
