@@ -75,7 +75,9 @@ def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"comma-separated instruments to extract (default: {','.join(INSTRUMENTS)})")
     parser.add_argument("--preset", default=None, choices=PRESET_ORDER,
                         help="quality/speed: draft = extractor only; fast/balanced/best = "
-                             "1/2/4 consistency refinement steps, as the model's card says (default: "
+                             "1/2/4 consistency refinement steps, or for a model without refiners (the "
+                             "shipped one) fast = the extractor on the mix and its polarity inverse; "
+                             "'stemforge models' lists each with its measured gain (default: "
                              "balanced when the model offers it, else the slowest faster preset it offers)")
     parser.add_argument("--model", default=None,
                         help="model bundle id or folder (default: the bundled default model)")
