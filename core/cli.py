@@ -121,18 +121,17 @@ def load_model(spec: str | None, device: str):
 
 
 def run_separate(args: argparse.Namespace) -> Outcome | None:
-    from core.jobs import SeparationOptions, find_audio_files, folders_without_audio, run_batch
+    from core.jobs import SeparationOptions, run_batch, scan_inputs
 
     options = SeparationOptions(
         out_dir=args.out, stems=args.stems, preset=args.preset, device=args.device,
         format=args.format, subtype=args.subtype, template=args.template,
         residual=args.residual, overwrite=args.overwrite, seed=args.seed, high_band=args.high_band,
     )
-    files = find_audio_files(args.inputs)
+    files, empty = scan_inputs(args.inputs)
     if not files:
         raise AudioLoadError("no audio files found in " + ", ".join(map(str, args.inputs)))
-    empty = folders_without_audio(args.inputs)  # beside other inputs: one line each, the rest goes on
-    for folder in empty:
+    for folder in empty:  # beside other inputs: one line each, the rest goes on
         _error(f"{folder}: no audio files in this folder")
     model = load_model(args.model, args.device)
     bar = ProgressBar(enabled=sys.stderr.isatty() and not args.quiet)

@@ -106,20 +106,26 @@ def with_model_defaults(options: SeparationOptions, model: StemModel) -> Separat
     return options
 
 
-def find_audio_files(paths: Sequence[Path]) -> list[Path]:
-    """Expand folders (recursively, audio extensions only, sorted); keep files as given."""
+def scan_inputs(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """``(files, empty folders)``: folders expanded (recursively, audio extensions only,
+    sorted), files kept as given; and the folders among ``paths`` that hold no audio file.
+    Each folder is walked once."""
     found: list[Path] = []
+    empty: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_audio_file(p)))
+            inside = sorted(p for p in path.rglob("*") if p.is_file() and is_audio_file(p))
+            found.extend(inside)
+            if not inside:
+                empty.append(path)
         else:
             found.append(path)
-    return found
+    return found, empty
 
 
-def folders_without_audio(paths: Sequence[Path]) -> list[Path]:
-    """The folders among ``paths`` in which :func:`find_audio_files` finds no audio file."""
-    return [Path(path) for path in paths if Path(path).is_dir() and not find_audio_files([path])]
+def find_audio_files(paths: Sequence[Path]) -> list[Path]:
+    """Expand folders (recursively, audio extensions only, sorted); keep files as given."""
+    return scan_inputs(paths)[0]
 
 
 def plan_outputs(path: Path, options: SeparationOptions, model_id: str) -> tuple[dict[str, Path], Path]:

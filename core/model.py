@@ -47,6 +47,12 @@ class Preset:
         return self.views * (1 + self.steps)
 
 
+def steps_label(steps: int, views: int = 1) -> str:
+    """A preset's steps for a table: ``2``, or ``0, 2 views`` when it also runs on the
+    polarity inverse (:attr:`Preset.views`)."""
+    return f"{steps}" + (f", {views} views" if views > 1 else "")
+
+
 PRESET_ORDER: tuple[str, ...] = ("draft", "fast", "balanced", "best")
 """The product's presets, fastest first: the one list the CLI, the app and bundles use."""
 

@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.audio.reader import AUDIO_EXTENSIONS, is_audio_file
-from core.jobs import FileStatus, find_audio_files, folders_without_audio
+from core.jobs import FileStatus, scan_inputs
 from desktop.about import AboutDialog
 from desktop.drop_zone import DropZone, paths_from_mime
 from desktop.logs import LogPanel
@@ -238,9 +238,10 @@ class MainWindow(QMainWindow):
     def add_paths(self, paths: list[Path]) -> list[QueueItem]:
         """Queue files and folders (searched recursively); returns the new items."""
         files = []
-        for folder in folders_without_audio([Path(p) for p in paths]):
+        found, empty = scan_inputs([Path(p) for p in paths])
+        for folder in empty:
             log.info("ignored %s (no audio files in this folder)", folder.name)
-        for path in find_audio_files([Path(p) for p in paths]):
+        for path in found:
             if path.is_file() and not is_audio_file(path):
                 log.info("ignored %s (not an audio file)", path.name)
                 continue

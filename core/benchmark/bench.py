@@ -36,7 +36,7 @@ from core.benchmark.peer import INSTALL_HINT, PeerUnavailable, load_htdemucs, ru
 from core.errors import StemforgeError
 from core.evaluation.report import machine_description
 from core.jobs import FileStatus, SeparationOptions, separate_file
-from core.model import PRESET_ORDER, StemModel, default_preset
+from core.model import PRESET_ORDER, StemModel, default_preset, steps_label
 from core.pipeline import StreamSettings
 from core.progress import NEVER_CANCELLED, ProgressCallback, no_progress
 
@@ -92,8 +92,8 @@ class PresetTiming:
     views: int = 1
 
     def steps_label(self) -> str:
-        """``2``, or ``0, 2 views`` for a preset that also runs on the polarity inverse."""
-        return f"{self.steps}" + (f", {self.views} views" if self.views > 1 else "")
+        """:func:`core.model.steps_label` of this preset."""
+        return steps_label(self.steps, self.views)
 
 
 @dataclass

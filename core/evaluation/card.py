@@ -34,7 +34,7 @@ from pathlib import Path
 
 from core.errors import ConfigError
 from core.evaluation.goals import check_goals, full_band_goals, goals_table
-from core.model import withheld_presets
+from core.model import steps_label, withheld_presets
 
 CARD_FILE = "MODEL_CARD.md"
 CURVES_FILE = "training-curves.png"
@@ -300,8 +300,7 @@ def _speed_section(bench: dict) -> list[str]:
              "| preset | steps | time (s) | real-time factor | / HTDemucs |", "|---|---:|---:|---:|---:|"]
     for row in bench["presets"]:
         ratio = row.get("vs_peer")
-        views = int(row.get("views", 1))
-        steps = f"{row['steps']}" + (f", {views} views" if views > 1 else "")
+        steps = steps_label(int(row["steps"]), int(row.get("views", 1)))
         lines.append(f"| {row['name']} | {steps} | {row['seconds']:.2f} | {row['rtf']:.3f} | "
                      f"{'-' if ratio is None else f'{ratio:.3f}x'} |")
     peer = bench.get("peer")

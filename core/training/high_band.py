@@ -24,6 +24,7 @@ full chunks, a fixed step count: deterministic given the seed on one thread.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,8 +121,6 @@ def model_stems_for(model: StemModel, chunk: FullBandChunk, preset: Preset, seed
     chunk's samples when given (two sets may name their songs alike)."""
     path = None
     if cache is not None:
-        import hashlib
-
         samples = hashlib.sha256(np.ascontiguousarray(chunk.mixture).tobytes()).hexdigest()[:16]
         path = cache / f"{model.sha256[:12]}-{preset.name}-{seed}-{chunk.track}-{chunk.index}-{samples}.npy"
         if path.is_file():

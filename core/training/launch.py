@@ -21,7 +21,6 @@ from core.training.loop import RunResult, Stage, train
 from core.training.resolved import ResolvedConfig, resolve
 from core.training.runs import ThrottledProgress
 
-
 VALIDATION_CROP_SEED = 0
 """Seeds the validation crops of every run, whatever its ``--seed``: the parts of a model
 trained with different seeds then score the same crops, and their curves compare."""
