@@ -35,6 +35,7 @@ from core.training.config import (
     STAGES,
     TrainingConfig,
 )
+from core.training.refiner_config import PREDICTIVE_LOSSES
 from core.training.resolved import config_class
 from core.training.runs import CHECKPOINT_FILE, read_run_config
 
@@ -95,7 +96,12 @@ OPTIONS: dict[str, dict] = {
     "warm_start": {"help": "start the refiner from the extractor's weights where shapes match"},
     "predictive_weight": {"metavar": "W",
                           "help": "weight of the loss on the student's one-step output from x_det "
-                                  "(waveform L1 + multi-resolution STFT)"},
+                                  "(see --predictive-loss)"},
+    "predictive_loss": {"choices": PREDICTIVE_LOSSES,
+                        "help": "what the predictive term measures: l1_stft (waveform L1 + multi-resolution "
+                                "STFT) or mse (squared error, the extractor's loss)"},
+    "output_lr_scale": {"metavar": "G",
+                        "help": "the zeroed output layer learns G times faster than the rest of the student"},
     "consistency_weight": {"metavar": "W",
                            "help": "weight of the consistency term (0 skips the teacher's "
                                    "trajectories: a predictive student, 2-3x cheaper a step)"},

@@ -16,10 +16,11 @@ steps, as in the paper:
     L_pred  = (L1(y, x) + MRSTFT(y, x)) / sd,  y = clamp(f_student(x_det + s' n'', s'), -1, 1),
               s' drawn like s: the one-step output the ``fast`` preset returns; divided
               by sd so that it is on the unit scale the EDM weighting gives L_edm
+              (``predictive_loss = "mse"``: mean (y - x)^2 / sd^2, the extractor's loss)
     loss    = w_cons L_cons + w_edm L_edm + w_pred L_pred   (1 : 1 : 1)
 
-With ``w_cons = 0`` the teacher's trajectories are skipped (the teacher only gives the
-student its first weights): a predictive student trained on L_edm and L_pred alone, two
+A term whose weight is 0 is not computed. With ``w_cons = 0`` the teacher's trajectories
+are skipped (the teacher only gives the student its first weights): a predictive student trained on L_edm and L_pred alone, two
 to three times cheaper a step, for CPU budgets where the teacher itself does not beat x_det.
 
 f is the consistency parametrisation around the teacher's anchor a (``ConsistencyDenoiser``:
@@ -140,10 +141,12 @@ class DistillStage:
             inputs.append(x_t)
             sigmas.append(sigma_n)
 
-        sigma_d = training_sigmas(config, size, local).to(device).clamp_min(config.sigma_min)
-        x_d = batch.target + sigma_d.reshape(-1, 1, 1) * draw_noise(batch.target, local)
-        inputs.append(x_d)
-        sigmas.append(sigma_d)
+        denoised = config.denoising_weight > 0
+        if denoised:
+            sigma_d = training_sigmas(config, size, local).to(device).clamp_min(config.sigma_min)
+            x_d = batch.target + sigma_d.reshape(-1, 1, 1) * draw_noise(batch.target, local)
+            inputs.append(x_d)
+            sigmas.append(sigma_d)
         predictive = config.predictive_weight > 0
         if predictive:
             sigma_p = training_sigmas(config, size, local).to(device).clamp_min(config.sigma_min)
@@ -160,9 +163,12 @@ class DistillStage:
             **repeat_conditioning(conditioning, times),
         )
         chunks = list(outputs.float().chunk(times))
-        denoising = edm_denoising_loss(chunks[int(consistent)], batch.target, sigma_d, config.data_scale)
-        loss = config.denoising_weight * denoising
-        parts = {"loss_denoising": denoising.detach()}
+        loss = torch.zeros((), device=device)
+        parts: dict[str, torch.Tensor] = {}
+        if denoised:
+            denoising = edm_denoising_loss(chunks[int(consistent)], batch.target, sigma_d, config.data_scale)
+            loss = loss + config.denoising_weight * denoising
+            parts["loss_denoising"] = denoising.detach()
         if consistent:
             consistency = F.mse_loss(chunks[0], target.float())
             loss = loss + config.consistency_weight * consistency
@@ -171,12 +177,26 @@ class DistillStage:
         if predictive:
             one_step = chunks[-1].clamp(-1, 1)
             target_stem = batch.target.float()
-            prediction = (F.l1_loss(one_step, target_stem) + multi_resolution_stft_loss(
-                one_step, target_stem, config.predictive_stft_sizes
-            )) / config.data_scale
+            if config.predictive_loss == "mse":
+                prediction = F.mse_loss(one_step, target_stem) / config.data_scale**2
+            else:
+                prediction = (F.l1_loss(one_step, target_stem) + multi_resolution_stft_loss(
+                    one_step, target_stem, config.predictive_stft_sizes
+                )) / config.data_scale
             loss = loss + config.predictive_weight * prediction
             parts["loss_predictive"] = prediction.detach()
         return loss, parts
+
+    def parameter_groups(self, learning_rate: float) -> list[dict]:
+        """The optimiser's parameter groups: the student's zeroed output layer (the second
+        convolution and the shortcut of its last residual block) at ``output_lr_scale``
+        times ``learning_rate``, everything else at ``learning_rate``."""
+        block = self.network.net.unpatcher.block
+        output = [p for layer in (block.conv2, block.shortcut) for p in layer.parameters()]
+        chosen = {id(p) for p in output}
+        rest = [p for p in self.network.parameters() if id(p) not in chosen]
+        return [{"params": rest, "lr": learning_rate},
+                {"params": output, "lr": learning_rate * self.config.output_lr_scale}]
 
     @torch.no_grad()
     def estimate(self, ema: nn.Module, batch: Batch, generator: torch.Generator) -> torch.Tensor:

@@ -112,7 +112,8 @@ class RunResult:
 
 
 def make_optimizer(parameters, resolved: ResolvedConfig) -> torch.optim.Optimizer:
-    """Adam or RAdam with the configured learning rate and betas."""
+    """Adam or RAdam with the configured learning rate and betas; ``parameters`` is an
+    iterable of tensors or of parameter groups (dicts with their own ``lr``)."""
     config = resolved.config
     optimizer_class = {"adam": torch.optim.Adam, "radam": torch.optim.RAdam}[config.optimizer]
     return optimizer_class(parameters, lr=config.lr, betas=tuple(config.betas))
@@ -277,7 +278,8 @@ def train(
     stage = stage_factory()
     network = stage.network
     ema = EMA(network, config.ema_decay, config.ema_warmup)
-    optimizer = make_optimizer(network.parameters(), resolved)
+    groups = getattr(stage, "parameter_groups", None)  # a stage may give some layers their own rate
+    optimizer = make_optimizer(network.parameters() if groups is None else groups(config.lr), resolved)
     generators = StepGenerators.create(device)
     step, seconds_before, metrics = 0, 0.0, {}
     if resuming:

@@ -67,6 +67,10 @@ LEGACY_REFINER_FIELDS: dict[str, Any] = {
 """What a refiner run written before anchors existed used, for the fields it lacks."""
 
 
+PREDICTIVE_LOSSES = ("l1_stft", "mse")
+"""What the student's predictive term can measure (:class:`DistillConfig`)."""
+
+
 @dataclass(frozen=True)
 class RefinerConfig(TrainingConfig):
     """The fields both refiner stages share.
@@ -170,7 +174,14 @@ class DistillConfig(RefinerConfig):
         k_max: teacher steps per distillation step are k in 1..k_max with P(k) ~ k.
         consistency_weight, denoising_weight, predictive_weight: weights of the three
             loss terms (module doc of :mod:`core.training.distill`).
+        predictive_loss: what the predictive term measures: ``"l1_stft"`` (waveform L1 +
+            multi-resolution STFT, divided by sd) or ``"mse"`` (the squared error divided
+            by sd^2, the extractor's own loss, which SI-SDR rewards).
         predictive_stft_sizes: FFT sizes of the predictive term's STFT loss.
+        output_lr_scale: the output layer (the one zeroed at the start) learns this many
+            times faster than the rest: its correction is scaled by c_out(s) ~ s at the
+            small levels a one-step preset uses, so at the base rate it grows too slowly
+            to reach the error's size in a CPU session.
         validation_steps, validation_sigma_max: multistep consistency sampling used to
             score the EMA student.
     """
@@ -186,7 +197,9 @@ class DistillConfig(RefinerConfig):
     consistency_weight: float = 1.0
     denoising_weight: float = 1.0
     predictive_weight: float = 1.0
+    predictive_loss: str = "l1_stft"
     predictive_stft_sizes: tuple[int, ...] = DEFAULT_STFT_SIZES
+    output_lr_scale: float = 1.0
     validation_steps: int = 1
     validation_sigma_max: float = 0.0124
 
@@ -209,6 +222,11 @@ class DistillConfig(RefinerConfig):
         weights = (self.consistency_weight, self.denoising_weight, self.predictive_weight)
         if any(not w >= 0 for w in weights) or not any(w > 0 for w in weights):
             problems.append("the loss weights must be >= 0, and one of them > 0")
+        if self.predictive_loss not in PREDICTIVE_LOSSES:
+            problems.append(f"predictive_loss must be one of {', '.join(PREDICTIVE_LOSSES)}, "
+                            f"got {self.predictive_loss!r}")
+        if not self.output_lr_scale > 0:
+            problems.append(f"output_lr_scale must be > 0, got {self.output_lr_scale}")
         if any(n < 16 or n & (n - 1) for n in self.predictive_stft_sizes):
             problems.append(f"predictive_stft_sizes must be powers of two >= 16, got {list(self.predictive_stft_sizes)}")
         if self.validation_steps < 1 or not self.validation_sigma_max > self.sigma_min:
@@ -244,4 +262,4 @@ class MixerConfig(TrainingConfig):
         return problems
 
 
-__all__ = ["LEGACY_REFINER_FIELDS", "DiffusionConfig", "DistillConfig", "MixerConfig", "RefinerConfig"]
+__all__ = ["LEGACY_REFINER_FIELDS", "PREDICTIVE_LOSSES", "DiffusionConfig", "DistillConfig", "MixerConfig", "RefinerConfig"]

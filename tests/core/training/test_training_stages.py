@@ -154,3 +154,40 @@ def test_the_student_starts_as_a_copy_of_the_teacher(tiny_resolved):
     assert all(p.requires_grad for p in stage.network.parameters())
     assert not any(p.requires_grad for p in stage.teacher.parameters())
     assert not any(p.requires_grad for p in stage.extractor.net.parameters())
+
+
+def test_the_mse_predictive_term_is_the_squared_error_over_sd_squared(tiny_resolved, toy_batch):
+    stage, _ = build("distill", tiny_resolved)
+    stage.config = dataclasses.replace(stage.config, consistency_weight=0.0, denoising_weight=0.0,
+                                       predictive_loss="mse")
+    generators = StepGenerators.create(CPU).reseed(seed=3, step=7, rank=0)
+    _, parts = stage.loss(stage.network, stage.network, toy_batch, generators)
+    # the student starts as x_det + c_skip (x_s - x_det) with a zero output layer
+    generators.reseed(seed=3, step=7, rank=0)
+    local = generators.local
+    x_det, _ = stage.extractor(toy_batch)
+    from core.training.diffusion import training_sigmas
+    from core.diffusion.samplers import draw_noise
+
+    sigma = training_sigmas(stage.config, len(toy_batch), local).clamp_min(stage.config.sigma_min)
+    x_s = x_det + sigma.reshape(-1, 1, 1) * draw_noise(x_det, local)
+    with torch.no_grad():
+        one_step = stage.network(x_s, sigma, toy_batch.labels, mixture=toy_batch.mixture, anchor=x_det,
+                                 **stage.extractor(toy_batch)[1]).clamp(-1, 1)
+    expected = ((one_step - toy_batch.target) ** 2).mean() / stage.config.data_scale**2
+    assert set(parts) == {"loss_predictive"}  # a term of weight 0 is not computed
+    torch.testing.assert_close(parts["loss_predictive"], expected)
+
+
+def test_the_output_layer_gets_its_own_learning_rate(tiny_resolved):
+    stage, resolved = build("distill", tiny_resolved)
+    stage.config = dataclasses.replace(stage.config, output_lr_scale=20.0)
+    groups = stage.parameter_groups(1e-3)
+    assert [group["lr"] for group in groups] == [1e-3, pytest.approx(2e-2)]
+    block = stage.network.net.unpatcher.block
+    assert {id(p) for p in groups[1]["params"]} == {id(p) for p in (*block.conv2.parameters(),
+                                                                     *block.shortcut.parameters())}
+    every = [id(p) for group in groups for p in group["params"]]
+    assert sorted(every) == sorted(id(p) for p in stage.network.parameters())
+    optimizer = make_optimizer(groups, resolved)
+    assert [group["lr"] for group in optimizer.param_groups] == [1e-3, pytest.approx(2e-2)]
