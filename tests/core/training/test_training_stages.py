@@ -166,8 +166,8 @@ def test_the_mse_predictive_term_is_the_squared_error_over_sd_squared(tiny_resol
     generators.reseed(seed=3, step=7, rank=0)
     local = generators.local
     x_det, _ = stage.extractor(toy_batch)
-    from core.training.diffusion import training_sigmas
     from core.diffusion.samplers import draw_noise
+    from core.training.diffusion import training_sigmas
 
     sigma = training_sigmas(stage.config, len(toy_batch), local).clamp_min(stage.config.sigma_min)
     x_s = x_det + sigma.reshape(-1, 1, 1) * draw_noise(x_det, local)
