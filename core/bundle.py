@@ -165,7 +165,7 @@ def save_bundle(
         config: the architecture: a U-Net all networks share, or a band-split extractor
             whose configuration names the refiners' U-Net.
         extractor, student, teacher: the networks (``student``/``teacher`` may be None).
-        presets: name -> Preset or ``{"steps", "sigma_max", "sampler"[, "views"]}``; the four
+        presets: name -> Preset or ``{"steps", "sigma_max", "sampler"[, "views", "mask"]}``; the four
             product presets draft/fast/balanced/best are expected (draft and its two-view
             fast without a student).
         config_name: name of the configuration in :data:`core.nn.config.CONFIGS`, if any.
@@ -187,7 +187,8 @@ def save_bundle(
     for name in sorted(presets, key=lambda n: (PRESET_ORDER.index(n) if n in PRESET_ORDER else 99, n)):
         row = presets[name]
         if isinstance(row, Preset):
-            row = {"steps": row.steps, "sigma_max": row.sigma_max, "sampler": row.sampler, "views": row.views}
+            row = {"steps": row.steps, "sigma_max": row.sigma_max, "sampler": row.sampler, "views": row.views,
+                   "mask": row.mask}
         presets_table[name] = {
             "steps": int(row["steps"]),
             "sigma_max": float(row.get("sigma_max", 0.0)),
@@ -195,6 +196,8 @@ def save_bundle(
         }
         if int(row.get("views", 1)) != 1:  # written only when it differs from one view
             presets_table[name]["views"] = int(row["views"])
+        if row.get("mask"):  # written only when the ratio mask is on
+            presets_table[name]["mask"] = True
     constants = {**DEFAULT_DIFFUSION, **(diffusion or {})}
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -355,7 +358,7 @@ def describe_bundle(path: str | Path) -> dict:
     """Summary of a bundle for ``stemforge models``, without loading the weights.
 
     Keys: id, path, sample_rate, segment_samples, instruments, networks, parameters
-    (total over the stored networks), presets (name -> {steps, sigma_max, sampler[, views]}),
+    (total over the stored networks), presets (name -> {steps, sigma_max, sampler[, views, mask]}),
     sha256 (of the weights, as recorded), size_bytes, metrics, training_data.
     """
     folder = Path(path)

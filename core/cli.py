@@ -193,7 +193,8 @@ def run_models(args: argparse.Namespace) -> None:
             gain = preset.get("gain_db")
             measured = "" if gain is None else f"  {gain:+.2f} dB over draft (validation)"
             note = f"  [not offered: {withheld[name]}]" if name in withheld else ""
-            views = f"  views {preset['views']}" if int(preset.get("views", 1)) > 1 else ""
+            views = (f"  views {preset['views']}" if int(preset.get("views", 1)) > 1 else "") + (
+                "  + ratio mask" if preset.get("mask") else "")
             print(f"  preset {name:<9} steps {preset['steps']}  sigma_max {sigma:g}{views}{measured}{note}")
         print(f"  sha256 {info['sha256']}")
 

@@ -39,6 +39,7 @@ from core.nn.architectures import refiner_config
 from core.nn.extractors import refiner_inputs
 from core.nn.unet import UNet
 from core.progress import CancelToken
+from core.ratio_mask import ratio_mask_resynthesis
 
 LEVEL_FLOOR_RMS = 0.05
 """Segments with a lower RMS (-26 dBFS) are separated at this level and scaled back.
@@ -164,7 +165,9 @@ class HybridModel:
         module docstring). Each pair draws its noise from
         its own generator, seeded from ``generator``, so the result does not depend on
         ``max_batch`` (beyond float rounding). With ``preset.views == 2`` all of this runs
-        on ``x`` and on ``-x`` and the result is ``(f(x) - f(-x)) / 2`` (:class:`Preset`).
+        on ``x`` and on ``-x`` and the result is ``(f(x) - f(-x)) / 2`` (:class:`Preset`);
+        with ``preset.mask`` the stems are then rebuilt from the segments with ratio masks
+        (:mod:`core.ratio_mask`).
 
         Args:
             mixture: ``(N, L)`` segments on ``self.device``.
@@ -198,6 +201,8 @@ class HybridModel:
                     result[part] += sign * self._run(sign * pairs_mix[part], pairs_labels[part], preset,
                                                      generators[part], cancel)
         result = result.reshape(count, stems, length) * (gains[:, :, None] / len(signs))
+        if preset.mask:
+            result = ratio_mask_resynthesis(result, mixture.to(self.device, torch.float32))
         return result.to(mixture.device, mixture.dtype)
 
     # -- internals ---------------------------------------------------------------------

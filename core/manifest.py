@@ -181,7 +181,10 @@ def presets_from_manifest(manifest: Mapping) -> dict[str, Preset]:
             sampler=str(row.get("sampler", "consistency")),
             gain_db=None if row.get("gain_db") is None else float(row["gain_db"]),
             views=int(row.get("views", 1)),
+            mask=row.get("mask", False),
         )
+        if not isinstance(preset.mask, bool):
+            raise ValueError(f"preset {name!r}: mask must be true or false")
         if preset.views not in PRESET_VIEWS:
             raise ValueError(f"preset {name!r}: views must be one of {', '.join(map(str, PRESET_VIEWS))}")
         if preset.gain_db is not None and not math.isfinite(preset.gain_db):

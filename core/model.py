@@ -32,6 +32,10 @@ class Preset:
     ``y = (f(x) - f(-x)) / 2``, the odd part of the separator ``f``. Separation is odd
     (the stems of ``-x`` are minus the stems of ``x``) but the trained networks are not
     exactly, so this average removes an error that the two polarities do not share.
+
+    ``mask``: the estimates are then rebuilt from the mixture with ratio masks of their
+    own magnitudes, the residual competing as one more source
+    (:func:`core.ratio_mask.ratio_mask_resynthesis`); False for bundles written before it.
     """
 
     name: str
@@ -40,6 +44,7 @@ class Preset:
     sampler: str = "consistency"
     gain_db: float | None = None
     views: int = 1
+    mask: bool = False
 
     @property
     def passes_per_stem(self) -> int:
@@ -47,10 +52,10 @@ class Preset:
         return self.views * (1 + self.steps)
 
 
-def steps_label(steps: int, views: int = 1) -> str:
+def steps_label(steps: int, views: int = 1, mask: bool = False) -> str:
     """A preset's steps for a table: ``2``, or ``0, 2 views`` when it also runs on the
-    polarity inverse (:attr:`Preset.views`)."""
-    return f"{steps}" + (f", {views} views" if views > 1 else "")
+    polarity inverse (:attr:`Preset.views`), ``+ mask`` when the ratio mask follows."""
+    return f"{steps}" + (f", {views} views" if views > 1 else "") + (" + mask" if mask else "")
 
 
 PRESET_ORDER: tuple[str, ...] = ("draft", "fast", "balanced", "best")

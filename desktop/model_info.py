@@ -54,7 +54,8 @@ class ModelInfo:
     @classmethod
     def from_model(cls, model) -> ModelInfo:
         """Describe an already-loaded :class:`core.model.StemModel` (tests, custom loaders)."""
-        presets = {name: {"steps": p.steps, "sigma_max": p.sigma_max, "gain_db": p.gain_db, "views": p.views}
+        presets = {name: {"steps": p.steps, "sigma_max": p.sigma_max, "gain_db": p.gain_db, "views": p.views,
+                          "mask": p.mask}
                    for name, p in model.presets.items()}
         return cls(model_id=model.model_id, presets=presets,
                    details={"sha256": model.sha256, "sample_rate": model.sample_rate})
@@ -66,10 +67,12 @@ class ModelInfo:
         views = int(figures.get("views") or 1)
         parts = []
         if steps is not None:
-            parts.append(("extractor only" if views == 1 else "extractor") if steps == 0
+            parts.append(("extractor only" if views == 1 and not figures.get("mask") else "extractor") if steps == 0
                          else f"{steps} step{'s' if steps != 1 else ''}")
             if views > 1:
                 parts.append(f"{views} views (the mix and its polarity inverse)")
+            if figures.get("mask"):
+                parts.append("ratio mask")
         elif name in PRESET_DESCRIPTIONS:
             parts.append(PRESET_DESCRIPTIONS[name])
         if figures.get("sigma_max"):

@@ -90,10 +90,11 @@ class PresetTiming:
     vs_peer: float | None = None
     cpu_seconds: float | None = None
     views: int = 1
+    mask: bool = False
 
     def steps_label(self) -> str:
         """:func:`core.model.steps_label` of this preset."""
-        return steps_label(self.steps, self.views)
+        return steps_label(self.steps, self.views, self.mask)
 
 
 @dataclass
@@ -275,7 +276,8 @@ def run_bench(
             if outcome.status is not FileStatus.DONE:
                 raise StemforgeError(f"benchmark separation with {name} failed: {outcome.message}")
             result.presets.append(PresetTiming(name, model.presets[name].steps, seconds, seconds / settings.seconds,
-                                               cpu_seconds=cpu, views=model.presets[name].views))
+                                               cpu_seconds=cpu, views=model.presets[name].views,
+                                               mask=model.presets[name].mask))
         if settings.skip_peer:
             result.peer_note = f"skipped (--skip-peer); install the peer with: {INSTALL_HINT}"
         else:

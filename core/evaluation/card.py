@@ -34,6 +34,7 @@ from pathlib import Path
 
 from core.errors import ConfigError
 from core.evaluation.goals import check_goals, full_band_goals, goals_table
+from core.evaluation.modes import NO_MASK_SUFFIX
 from core.model import steps_label, withheld_presets
 
 CARD_FILE = "MODEL_CARD.md"
@@ -135,10 +136,15 @@ def row_labels(rows: list[dict], presets: dict) -> dict[str, str]:
         elif name in presets:
             preset = presets[name]
             steps, views = int(preset["steps"]), int(preset.get("views", 1))
-            labels[name] = (f"{name} (extractor alone)" if steps == 0 else
+            alone = "" if preset.get("mask") else " alone"
+            labels[name] = (f"{name} (extractor{alone})" if steps == 0 else
                             f"{name} (consistency, {steps} step{'s' * (steps > 1)}, sigma_max {preset['sigma_max']:.3g})")
             if views > 1:
                 labels[name] = labels[name][:-1] + f", {views} views: (f(x) - f(-x)) / 2)"
+            if preset.get("mask"):
+                labels[name] = labels[name][:-1] + ", ratio mask)"
+        elif name.endswith(NO_MASK_SUFFIX) and name[: -len(NO_MASK_SUFFIX)] in presets:
+            labels[name] = f"{name[: -len(NO_MASK_SUFFIX)]} without the ratio mask"
     return labels
 
 
@@ -300,7 +306,7 @@ def _speed_section(bench: dict) -> list[str]:
              "| preset | steps | time (s) | real-time factor | / HTDemucs |", "|---|---:|---:|---:|---:|"]
     for row in bench["presets"]:
         ratio = row.get("vs_peer")
-        steps = steps_label(int(row["steps"]), int(row.get("views", 1)))
+        steps = steps_label(int(row["steps"]), int(row.get("views", 1)), bool(row.get("mask")))
         lines.append(f"| {row['name']} | {steps} | {row['seconds']:.2f} | {row['rtf']:.3f} | "
                      f"{'-' if ratio is None else f'{ratio:.3f}x'} |")
     peer = bench.get("peer")
@@ -378,6 +384,8 @@ def _write_card(bundle, evals, sweep_dir, bench_file, runs, recipe, data_descrip
             "teacher" if preset.get("sampler") == "teacher" else "extractor + student")
         if int(preset.get("views", 1)) > 1:
             network += f", {int(preset['views'])} views: (f(x) - f(-x)) / 2"
+        if preset.get("mask"):
+            network += ", ratio mask"
         gain = "-" if preset.get("gain_db") is None else f"{float(preset['gain_db']):+.2f}"
         offered = f"no: {withheld[name]}" if name in withheld else "yes"
         lines.append(f"| {name} | {network} | {preset['steps']} | {preset['sigma_max']:.4g} | "

@@ -53,7 +53,8 @@ def add_model_data_arguments(parser: argparse.ArgumentParser, default_split: str
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_data_arguments(parser, default_split="test")
     parser.add_argument("--modes", default=DEFAULT_MODES,
-                        help="comma-separated rows to score: preset names of the model and "
+                        help="comma-separated rows to score: preset names of the model, NAME:nomask "
+                             "(that preset without its ratio mask) and "
                              f"teacher:N (diffusion teacher, N Euler steps) (default: {DEFAULT_MODES})")
     parser.add_argument("--teacher-sigma-max", type=positive_float, default=None,
                         help="start noise of teacher:N modes (default: the bundle's teacher preset, "

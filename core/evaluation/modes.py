@@ -1,19 +1,23 @@
-"""The rows ``stemforge eval`` scores: a model's presets by name, and ``teacher:N``.
+"""The rows ``stemforge eval`` scores: a model's presets by name, ``NAME:nomask``, and ``teacher:N``.
 
 ``--modes draft,fast,teacher:8`` becomes a list of :class:`~core.model.Preset`: each
 name must be in the model's presets table; ``teacher:N`` runs the diffusion teacher for
 N Euler steps from ``x_det + sigma_max * z``, with ``sigma_max`` from ``--teacher-sigma-max``,
 else the bundle's first teacher preset, else :data:`FALLBACK_TEACHER_SIGMA_MAX`.
+``NAME:nomask`` is the preset ``NAME`` without its ratio mask (:attr:`Preset.mask`), to
+measure what the mask adds on the same windows.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from core.errors import ConfigError
 from core.model import Preset, StemModel
 
 TEACHER_PREFIX = "teacher:"
+NO_MASK_SUFFIX = ":nomask"
 
 FALLBACK_TEACHER_SIGMA_MAX = 0.01
 """Teacher start noise when the bundle has no teacher preset (paper: 0.001-0.01)."""
@@ -36,9 +40,15 @@ def parse_modes(text: str, model: StemModel, teacher_sigma_max: float) -> list[P
             modes.append(teacher_preset(int(steps), teacher_sigma_max))
         elif part in model.presets:
             modes.append(model.presets[part])
+        elif part.endswith(NO_MASK_SUFFIX) and part[: -len(NO_MASK_SUFFIX)] in model.presets:
+            base = model.presets[part[: -len(NO_MASK_SUFFIX)]]
+            if not base.mask:
+                raise ConfigError(f"bad mode {part!r}: preset {base.name!r} has no ratio mask to leave out")
+            modes.append(replace(base, name=part, mask=False, gain_db=None))
         else:
             raise ConfigError(
-                f"unknown mode {part!r}; choose from {', '.join(model.presets)} or teacher:N"
+                f"unknown mode {part!r}; choose from {', '.join(model.presets)}, NAME{NO_MASK_SUFFIX} "
+                "or teacher:N"
             )
     if not modes:
         raise ConfigError("no evaluation mode given")

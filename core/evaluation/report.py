@@ -33,7 +33,7 @@ def _row_label(name: str, result: EvaluationResult) -> str:
     preset = result.modes.get(name)
     if preset is None:
         return name
-    views = f", {preset.views} views" if preset.views > 1 else ""
+    views = (f", {preset.views} views" if preset.views > 1 else "") + (", ratio mask" if preset.mask else "")
     if preset.steps == 0:
         return f"{name} (extractor{views})"
     kind = "teacher Euler" if preset.sampler == "teacher" else "consistency"

@@ -26,20 +26,22 @@ from core.errors import ConfigError, StemforgeError
 from core.training.refiner_config import DistillConfig, RefinerConfig
 
 UNTUNED_PRESETS: dict[str, dict] = {
-    "draft": {"steps": 0, "sigma_max": 0.0, "sampler": "consistency"},
-    "fast": {"steps": 1, "sigma_max": 0.0124, "sampler": "consistency"},
-    "balanced": {"steps": 2, "sigma_max": 0.25, "sampler": "consistency"},
-    "best": {"steps": 4, "sigma_max": 0.25, "sampler": "consistency"},
+    "draft": {"steps": 0, "sigma_max": 0.0, "sampler": "consistency", "mask": True},
+    "fast": {"steps": 1, "sigma_max": 0.0124, "sampler": "consistency", "mask": True},
+    "balanced": {"steps": 2, "sigma_max": 0.25, "sampler": "consistency", "mask": True},
+    "best": {"steps": 4, "sigma_max": 0.25, "sampler": "consistency", "mask": True},
 }
 """The paper's operating points (core/METHOD.md section 5): 1 step at sigma_max 0.0124, 2 and 4
-steps at 0.25. *tune* per model on the validation split."""
+steps at 0.25, each followed by the ratio mask (:mod:`core.ratio_mask`). *tune* per model on
+the validation split."""
 
 EXTRACTOR_ONLY_PRESETS: dict[str, dict] = {
-    "draft": {"steps": 0, "sigma_max": 0.0, "sampler": "consistency"},
-    "fast": {"steps": 0, "sigma_max": 0.0, "sampler": "consistency", "views": 2},
+    "draft": {"steps": 0, "sigma_max": 0.0, "sampler": "consistency", "mask": True},
+    "fast": {"steps": 0, "sigma_max": 0.0, "sampler": "consistency", "views": 2, "mask": True},
 }
-"""A bundle without refiners: the extractor alone (draft), and on the mixture and its
-polarity inverse, ``(f(x) - f(-x)) / 2`` (fast; :class:`core.model.Preset`)."""
+"""A bundle without refiners: the extractor (draft), and on the mixture and its polarity
+inverse, ``(f(x) - f(-x)) / 2`` (fast; :class:`core.model.Preset`), each followed by the
+ratio mask (:mod:`core.ratio_mask`)."""
 
 REFERENCE_PRESET: dict = {"steps": 8, "sigma_max": 0.01, "sampler": "teacher"}
 """The teacher's Euler sampler, when the bundle includes the teacher (core/METHOD.md section 4:

@@ -289,3 +289,19 @@ def test_not_a_bundle(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelLoadError, match="not a model bundle"):
         load_model(tmp_path / "empty", device="cpu")
+
+
+def test_a_preset_s_ratio_mask_is_saved_read_and_checked(tmp_path):
+    from core.model import Preset
+
+    config, (extractor, _, _) = networks()
+    presets = {"draft": Preset("draft", 0, 0.0, mask=True), "fast": Preset("fast", 0, 0.0, views=2)}
+    folder = save_bundle(tmp_path / "m", bundle_id="x", config=config, extractor=extractor, student=None,
+                         presets=presets)
+    rows = read_manifest(folder)["presets"]
+    assert rows["draft"]["mask"] is True and "mask" not in rows["fast"]  # written only when on
+    loaded = load_model(folder, device="cpu")
+    assert loaded.presets["draft"].mask and not loaded.presets["fast"].mask
+    edit_manifest(folder, lambda m: m["presets"]["draft"].update({"mask": "yes"}))
+    with pytest.raises(ModelLoadError, match="mask must be true or false"):
+        read_manifest(folder)

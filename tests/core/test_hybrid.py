@@ -194,3 +194,19 @@ def test_quiet_segments_are_separated_scale_equivariantly():
         direct = model.extractor(mixture()[:, None].repeat_interleave(3, 0),
                                  torch.tensor([0, 1, 3]).repeat(3))
     torch.testing.assert_close(loud.reshape(-1, LENGTH), direct[:, 0])
+
+
+def test_a_mask_preset_rebuilds_the_stems_from_the_mixture():
+    """mask=True: the preset's stems, then ratio_mask_resynthesis against the segments."""
+    from core.ratio_mask import ratio_mask_resynthesis
+
+    model = make_model()
+    model.presets = {**PRESETS, "masked": Preset("masked", 0, 0.0, mask=True),
+                     "masked2": Preset("masked2", 0, 0.0, views=2, mask=True)}
+    mix = mixture(2)
+    for plain, masked in (("draft", "masked"), ("draft2", "masked2")):
+        if plain == "draft2":
+            model.presets["draft2"] = Preset("draft2", 0, 0.0, views=2)
+        expected = ratio_mask_resynthesis(run(model, plain, mix=mix), mix)
+        torch.testing.assert_close(run(model, masked, mix=mix), expected)
+    assert model.presets["masked"].passes_per_stem == 1

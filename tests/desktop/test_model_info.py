@@ -92,3 +92,12 @@ def test_a_two_view_preset_says_so_and_shows_its_measured_gain():
     assert info.preset_summary("draft") == "extractor only"
     assert info.preset_summary("fast") == "extractor · 2 views (the mix and its polarity inverse) · +0.33 dB over draft"
     assert info.withheld_presets() == {}
+
+
+def test_a_masked_preset_says_so():
+    info = ModelInfo(model_id="m", presets={"draft": {"steps": 0, "sigma_max": 0.0, "gain_db": 0.0, "mask": True},
+                                            "fast": {"steps": 0, "sigma_max": 0.0, "views": 2, "mask": True,
+                                                     "gain_db": 0.2}})
+    assert info.preset_summary("draft") == "extractor · ratio mask"
+    assert info.preset_summary("fast") == ("extractor · 2 views (the mix and its polarity inverse) · ratio mask"
+                                           " · +0.20 dB over draft")

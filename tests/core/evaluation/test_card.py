@@ -231,3 +231,13 @@ def test_a_two_view_preset_is_named_with_its_equation():
     presets = {"draft": {"steps": 0, "sigma_max": 0.0}, "fast": {"steps": 0, "sigma_max": 0.0, "views": 2}}
     labels = row_labels([{"name": "draft"}, {"name": "fast"}], presets)
     assert labels == {"draft": "draft (extractor alone)", "fast": "fast (extractor alone, 2 views: (f(x) - f(-x)) / 2)"}
+
+
+def test_masked_presets_and_their_unmasked_rows_are_named():
+    from core.evaluation.card import row_labels
+
+    presets = {"draft": {"steps": 0, "sigma_max": 0.0, "mask": True},
+               "fast": {"steps": 0, "sigma_max": 0.0, "views": 2, "mask": True}}
+    labels = row_labels([{"name": "draft:nomask"}, {"name": "draft"}, {"name": "fast"}], presets)
+    assert labels == {"draft:nomask": "draft without the ratio mask", "draft": "draft (extractor, ratio mask)",
+                      "fast": "fast (extractor, 2 views: (f(x) - f(-x)) / 2, ratio mask)"}

@@ -18,6 +18,17 @@ def test_parse_modes():
             parse_modes(bad, model, 0.01)
 
 
+def test_a_preset_without_its_ratio_mask():
+    model = FilterBankModel()
+    model.presets["draft"] = Preset("draft", 0, 0.0, gain_db=0.0, mask=True)
+    modes = parse_modes("draft:nomask,draft", model, 0.01)
+    assert modes[0] == Preset("draft:nomask", 0, 0.0, mask=False) and modes[1].mask
+    with pytest.raises(ConfigError, match="no ratio mask"):
+        parse_modes("best:nomask", model, 0.01)  # the fake's best has none
+    with pytest.raises(ConfigError, match="unknown mode"):
+        parse_modes("turbo:nomask", model, 0.01)
+
+
 def test_teacher_sigma_max_prefers_the_request_then_the_bundle():
     model = FilterBankModel()
     assert teacher_sigma_max(model, 0.3) == 0.3
