@@ -25,7 +25,8 @@ stems: right for that data, which has no other source, wrong for songs with voic
 exponent 1 (magnitudes) against 0.75 / 1.25 / 2 (powers): 4.52 / 4.31 / 4.39 / 3.57 (with
 the complex residual); FFT 1024 / 2048 / 4096: 4.44 / 4.52 / 4.55.
 
-The masks are ratios, so they do not change with the segment's level (the quiet-segment
+The method and its place among the presets: core/METHOD.md section 5. The masks are
+ratios, so they do not change with the segment's level (the quiet-segment
 lift of :mod:`core.hybrid` commutes with them) or its polarity.
 """
 
