@@ -75,10 +75,11 @@ def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"comma-separated instruments to extract (default: {','.join(INSTRUMENTS)})")
     parser.add_argument("--preset", default=None, choices=PRESET_ORDER,
                         help="quality/speed: draft = extractor only; fast/balanced/best = "
-                             "1/2/4 consistency refinement steps, or for a model without refiners (the "
-                             "shipped one) fast = the extractor on the mix and its polarity inverse; "
-                             "'stemforge models' lists each with its measured gain (default: "
-                             "balanced when the model offers it, else the slowest faster preset it offers)")
+                             "1/2/4 consistency refinement steps, or for a model without refiners "
+                             "fast = the extractor on the mix and its polarity inverse; a preset may end "
+                             "with a ratio mask (the shipped ones do); 'stemforge models' lists each with "
+                             "its measured gain and whether it is offered (default: balanced when the model "
+                             "offers it, else the slowest faster preset it offers)")
     parser.add_argument("--model", default=None,
                         help="model bundle id or folder (default: the bundled default model)")
     parser.add_argument("--device", default="auto", choices=DEVICE_NAMES,
