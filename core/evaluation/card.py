@@ -323,7 +323,9 @@ def _speed_section(bench: dict) -> list[str]:
 def _sweep_section(sweep: dict) -> list[str]:
     lines = [f"![SI-SDRi against sigma_max]({SWEEP_FILE})", "",
              f"Scored on {sweep['chunks']} chunks ({sweep['windows_kept']} windows) of the validation split; "
-             f"SI-SDRi All, active stems. Extractor alone: {_cell(sweep.get('extractor'))} dB.", "",
+             f"SI-SDRi All, active stems{', every point ending with the ratio mask' if sweep.get('mask') else ''}. "
+             f"{'Extractor + ratio mask (draft)' if sweep.get('mask') else 'Extractor alone'}: "
+             f"{_cell(sweep.get('extractor'))} dB.", "",
              "| sampler | steps | best sigma_max | SI-SDRi at it (dB) |", "|---|---:|---:|---:|"]
     for sampler, curves in sweep["curves"].items():
         for steps, values in curves.items():

@@ -61,9 +61,9 @@ def parse_grid(text: str) -> list[float]:
     return values
 
 
-def sweep_preset(sampler: str, steps: int, sigma_max: float) -> Preset:
+def sweep_preset(sampler: str, steps: int, sigma_max: float, mask: bool = False) -> Preset:
     """The preset of one point of the sweep, named ``"<sampler>:<steps>@<sigma_max>"``."""
-    return Preset(f"{sampler}:{steps}@{sigma_max:.6g}", steps, sigma_max, sampler=sampler)
+    return Preset(f"{sampler}:{steps}@{sigma_max:.6g}", steps, sigma_max, sampler=sampler, mask=mask)
 
 
 def available_samplers(model: StemModel, wanted: Sequence[str] = SAMPLERS) -> list[str]:
@@ -84,6 +84,8 @@ class SweepResult:
         curves_paper: the same in the paper's convention.
         extractor, oracle: the reference lines (active convention), and ``*_paper``.
         chunks, windows_kept: how much was scored.
+        mask: whether every point and the extractor line ended with the ratio mask
+            (:attr:`core.model.Preset.mask`).
     """
 
     grid: list[float]
@@ -96,6 +98,7 @@ class SweepResult:
     oracle_paper: float = math.nan
     chunks: int = 0
     windows_kept: int = 0
+    mask: bool = False
 
     def best(self, sampler: str, steps: int) -> tuple[float, float]:
         """``(sigma_max, SI-SDRi)`` of the best grid point of one curve (NaN points ignored)."""
@@ -123,6 +126,7 @@ class SweepResult:
             "oracle_paper_convention": clean([self.oracle_paper])[0],
             "chunks": self.chunks,
             "windows_kept": self.windows_kept,
+            "mask": self.mask,
         }
 
 
@@ -137,8 +141,11 @@ def run_sweep(
     total_chunks: int | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
+    mask: bool = False,
 ) -> SweepResult:
-    """Score every (sampler, steps, sigma_max) on the same chunks in one pass over the data."""
+    """Score every (sampler, steps, sigma_max) on the same chunks in one pass over the data;
+    with ``mask`` every point and the extractor line end with the ratio mask, as the
+    presets of a bundle that masks them do."""
     grid = sorted(float(g) for g in grid)
     steps = sorted({int(s) for s in steps})
     if not steps or steps[0] < 1:
@@ -146,12 +153,12 @@ def run_sweep(
     unknown = [s for s in samplers if s not in SAMPLERS]
     if unknown:
         raise ConfigError(f"unknown sampler(s) {', '.join(unknown)}; choose from {', '.join(SAMPLERS)}")
-    presets = [Preset(EXTRACTOR_ROW, 0, 0.0)]
-    presets += [sweep_preset(s, k, g) for s in samplers for k in steps for g in grid]
+    presets = [Preset(EXTRACTOR_ROW, 0, 0.0, mask=mask)]
+    presets += [sweep_preset(s, k, g, mask) for s in samplers for k in steps for g in grid]
     evaluation = evaluate(model, chunks, presets, settings, seed=seed, total_chunks=total_chunks,
                           progress=progress, cancel=cancel)
     active, paper = evaluation.table("active"), evaluation.table("paper")
-    result = SweepResult(grid, steps, chunks=evaluation.chunks, windows_kept=evaluation.windows_kept)
+    result = SweepResult(grid, steps, chunks=evaluation.chunks, windows_kept=evaluation.windows_kept, mask=mask)
     for sampler in samplers:
         result.curves[sampler] = {k: [active[sweep_preset(sampler, k, g).name][ALL] for g in grid] for k in steps}
         result.curves_paper[sampler] = {k: [paper[sweep_preset(sampler, k, g).name][ALL] for g in grid]
@@ -172,7 +179,8 @@ def markdown_sweep(result: SweepResult) -> str:
             cells = " | ".join("n/a" if math.isnan(v) else f"{v:.2f}" for v in values)
             lines.append(f"| {k} | {cells} |")
         lines.append("")
-    lines.append(f"Extractor alone: {result.extractor:.2f} dB; oracle IRM: {result.oracle:.2f} dB "
+    extractor = "Extractor + ratio mask (draft)" if result.mask else "Extractor alone"
+    lines.append(f"{extractor}: {result.extractor:.2f} dB; oracle IRM: {result.oracle:.2f} dB "
                  f"({result.chunks} chunks, {result.windows_kept} windows).")
     return "\n".join(lines)
 

@@ -76,8 +76,10 @@ def _run(args: argparse.Namespace, bar: ProgressBar) -> None:
     if skipped:
         bar.clear()
         print(f"note: model {model.model_id} has no network for {', '.join(skipped)}; skipped", file=sys.stderr)
+    draft = model.presets.get("draft")
     result = run_sweep(model, source, grid, args.steps, samplers, settings,
-                       seed=args.seed, total_chunks=len(source), progress=bar)
+                       seed=args.seed, total_chunks=len(source), progress=bar,
+                       mask=bool(draft is not None and draft.mask))
     bar.clear()
     context = run_context(model, args.data, args.split, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -72,9 +72,10 @@ def tune_presets(
         raise ConfigError("the bundle has no consistency preset to tune and no multi-view preset to measure "
                           "(only draft?)")
     sweep = SweepResult(grid=list(grid), steps=[])
-    if presets:
+    if presets:  # the curves end as the presets do: with the ratio mask when draft has it
+        mask = bool(manifest["presets"].get("draft", {}).get("mask", False))
         sweep = run_sweep(model, chunks, grid, sorted(set(presets.values())), ("consistency",), settings,
-                          seed=seed, total_chunks=total_chunks, progress=progress)
+                          seed=seed, total_chunks=total_chunks, progress=progress, mask=mask)
     choices = {}
     for name, steps in presets.items():
         sigma_max, score = sweep.best("consistency", steps)

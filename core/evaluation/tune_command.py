@@ -48,7 +48,7 @@ def _run(args: argparse.Namespace, bar: ProgressBar) -> None:
         before = manifest["presets"][name].get("sigma_max", 0.0)
         tuned = f"{choice['sigma_max']:.4g}" if "sigma_max" in choice else f"- ({choice['views']} views, measured)"
         lines.append(f"| {name} | {choice['steps']} | {before:g} | {tuned} | {choice['si_sdri_validation']:.2f} |")
-    lines.append(f"\nExtractor alone: {sweep.extractor:.2f} dB.")
+    lines.append(f"\ndraft: {sweep.extractor:.2f} dB.")
     print("\n".join(lines))
     if args.dry_run:
         print("dry run: the manifest was not changed")

@@ -74,3 +74,20 @@ def test_missing_matplotlib_is_a_clear_error(monkeypatch):
     monkeypatch.delitem(sys.modules, "matplotlib.backends.backend_agg", raising=False)
     with pytest.raises(ConfigError, match="pip install"):
         import_matplotlib()
+
+
+def test_a_masked_sweep_masks_every_point_and_the_extractor_line():
+    from core.evaluation.protocol import evaluate
+    from core.model import Preset
+
+    model = random_model("tiny", segment_samples=4096)
+    chunks = [small_chunk()]
+    plain = run_sweep(model, chunks, grid=[0.01], steps=[1], samplers=["consistency"], settings=SMALL)
+    masked = run_sweep(model, chunks, grid=[0.01], steps=[1], samplers=["consistency"], settings=SMALL, mask=True)
+    assert masked.mask and not plain.mask and masked.to_dict()["mask"] is True
+    reference = evaluate(model, chunks, [Preset("x", 0, 0.0, mask=True), Preset("y", 1, 0.01, mask=True)],
+                         SMALL).table("active")
+    assert masked.extractor == pytest.approx(reference["x"]["All"])
+    assert masked.curves["consistency"][1][0] == pytest.approx(reference["y"]["All"])
+    assert masked.extractor != pytest.approx(plain.extractor)
+    assert "Extractor + ratio mask (draft)" in markdown_sweep(masked)
