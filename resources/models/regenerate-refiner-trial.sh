@@ -27,3 +27,21 @@ stemforge train distill --data $D --extractor $S5 --teacher $R/s5-teacher --out 
   --lr 1e-4 --validate-every 200 --threads 1
 stemforge export --extractor $S5 --teacher $R/s5-teacher --student $R/s5-student --out $R/s5-bundle --id s5-trial --overwrite
 stemforge tune --model $R/s5-bundle --data $D --split validation --max-chunks 8 --grid 0.003,0.01,0.03,0.1 --quiet
+
+# Session 9 (2026-12-02 evening): a predictive student with the extractor's own loss on the
+# shipped extractor (stemforge-lite step 37,979). The extractor "run" is the shipped bundle's
+# weights (0 steps); the teacher is the warm-started, zero-output refiner it gives (0 steps),
+# so the student starts exactly at x_det. One step from x_det + s z, s in [0.002, 0.02];
+# loss mean (y - x)^2 / sd^2 only (no consistency, no denoising term); the zeroed output
+# layer learns 30 times faster than the rest. Stopped after 2,220 steps (40.8 min): the run's
+# validation (one step at sigma_max 0.0124, no ratio mask) rose 1.18, 1.24, 1.36, 1.52,
+# 1.65, 1.76, 1.84, 1.89 dB at steps 250..2,000, slowing, against 2.12 for the extractor on
+# the same crops. The tune below scores it with the ratio mask, as a bundle runs it.
+stemforge train extractor --data $D --config lite --loss mse --init-from resources/models/stemforge-lite --out $R/ext-shipped --steps 0
+stemforge train diffusion --data $D --extractor $R/ext-shipped --out $R/teacher0 --steps 0
+stemforge train distill --data $D --extractor $R/ext-shipped --teacher $R/teacher0 --out $R/pstudent \
+  --consistency-weight 0 --denoising-weight 0 --predictive-weight 1 --predictive-loss mse \
+  --output-lr-scale 30 --sigma-train-range 0.002 0.02 --lr 1e-4 --remix 0.5 --seed 9 \
+  --steps 2220 --validate-every 250 --threads 1
+stemforge export --extractor $R/ext-shipped --student $R/pstudent --out $R/pstudent-bundle --id pstudent --overwrite
+stemforge tune --model $R/pstudent-bundle --data $D --split validation --max-chunks 40 --grid 0.0005,0.002,0.005,0.0124,0.03

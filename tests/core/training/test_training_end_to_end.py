@@ -87,7 +87,7 @@ def test_train_three_stages_export_and_separate(tiny_slakh, tmp_path, make_audio
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["metrics"]["presets_tuned"] is False
     assert manifest["training_data"]["stages"]["student"]["steps"] == 3
-    assert manifest["presets"]["fast"] == {"steps": 1, "sigma_max": 0.0124, "sampler": "consistency"}
+    assert manifest["presets"]["fast"] == {"steps": 1, "sigma_max": 0.0124, "sampler": "consistency", "mask": True}
 
     alone = tmp_path / "extractor-only"
     assert run_command(export.run, parse(export.add_arguments, [
