@@ -368,6 +368,9 @@ def _write_card(bundle, evals, sweep_dir, bench_file, runs, recipe, data_descrip
               + (", and fast: the extractor on the mix and its polarity inverse"
                  if any(int(p.get("views", 1)) > 1 for p in presets.values()) else "")
               + "); the refiners are not shipped because they do not beat it yet (see Notes)")
+    if any(preset.get("mask") for preset in presets.values()):
+        method += ("; presets marked ratio mask rebuild the stems from the mixture with masks of their own "
+                   "magnitudes (core/METHOD.md section 5)")
 
     lines = [f"# Model card: {info['id']}", "",
              f"- weights: `{Path(bundle).name}/weights.safetensors`, {info['size_bytes'] / 1e6:.1f} MB, "
@@ -398,6 +401,9 @@ def _write_card(bundle, evals, sweep_dir, bench_file, runs, recipe, data_descrip
         curves = plot_curves(run_paths, Path(bundle) / CURVES_FILE, exported_steps(manifest, run_paths))
         if curves is not None:
             lines += ["", f"![Training curves]({CURVES_FILE})"]
+    elif (Path(bundle) / CURVES_FILE).is_file():  # re-measured later, without the runs: keep the figure
+        lines += ["", f"![Training curves]({CURVES_FILE})", "",
+                  "(drawn from the training runs' logs when the bundle was made)"]
     lines += ["", "## Quality", "", "`mixture` is the input itself (0 dB by definition); `oracle IRM` masks "
               "the mixture with the true stems (an upper reference)."]
     for group in group_reports(reports):

@@ -147,6 +147,14 @@ def test_card_holds_the_tables_goals_figures_and_leaves_the_weights_alone(bundle
     assert sha256_file(bundle / "weights.safetensors") == weights
     load_bundle(bundle, "cpu")  # the extra files do not stop the bundle from loading
 
+    # re-measured later on a machine without the runs: the figure drawn from them stays in the card
+    assert main(["card", "--model", str(bundle), "--eval", str(presets_dir)]) == 0
+    again = (bundle / CARD_FILE).read_text()
+    assert f"![Training curves]({CURVES_FILE})" in again and "when the bundle was made" in again
+    (bundle / CURVES_FILE).unlink()
+    assert main(["card", "--model", str(bundle), "--eval", str(presets_dir)]) == 0
+    assert "Training curves" not in (bundle / CARD_FILE).read_text()
+
 
 def test_a_missing_report_is_a_one_line_usage_error(bundle, tmp_path, capsys):
     status = main(["card", "--model", str(bundle), "--eval", str(tmp_path / "nowhere")])
