@@ -58,6 +58,16 @@ def launch(files: list[Path] | None = None, model: str | None = None, qt_args: l
     apply_theme(app)
     log_file = setup_log_file()
     _install_excepthook(app)
+    # Python's cyclic garbage collector runs in whichever thread happens to allocate; run
+    # in the model worker it may destroy Qt objects of the window off the GUI thread, which
+    # crashes Qt. pyqtgraph's collector turns automatic collection off and collects on a
+    # GUI-thread timer instead (kept alive by this reference until the loop ends).
+    import gc
+
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    automatic_collection = gc.isenabled()
+    collector = GarbageCollector(interval=1.0)
 
     from desktop.main_window import MainWindow
     from desktop.model_info import describe
@@ -69,6 +79,9 @@ def launch(files: list[Path] | None = None, model: str | None = None, qt_args: l
     window.show()
     code = app.exec()
     window.close()  # stops the worker thread if the loop ended some other way
+    collector.timer.stop()
+    if automatic_collection:
+        gc.enable()
     return code
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,19 @@ def isolated_qt_paths(tmp_path_factory):
     for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
         QSettings.setPath(fmt, QSettings.Scope.UserScope, str(folder))
     yield
+
+
+@pytest.fixture(autouse=True)
+def garbage_collected_on_the_gui_thread():
+    """As the app does (desktop.app.launch): no automatic garbage collection while a test
+    runs, so that a collection started in a worker thread cannot destroy Qt objects off the
+    GUI thread (a rare segfault seen in CI); the test's garbage is collected after it, here."""
+    enabled = gc.isenabled()
+    gc.disable()
+    yield
+    gc.collect()
+    if enabled:
+        gc.enable()
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ def test_main_passes_files_to_the_app(monkeypatch, tmp_path):
 
 
 def test_launch_opens_the_themed_window_with_the_files_queued(qapp, monkeypatch, make_audio, tmp_path):
+    import gc
     import logging
     import sys
 
@@ -56,13 +57,16 @@ def test_launch_opens_the_themed_window_with_the_files_queued(qapp, monkeypatch,
         seen["dark"] = qapp.palette().window().color().lightness() < 60
         seen["styled"] = "dropZone" in qapp.styleSheet()
         seen["icon"] = not qapp.windowIcon().isNull()
+        seen["automatic gc"] = gc.isenabled()  # collected on the GUI thread's timer instead
         qapp.quit()
 
     QTimer.singleShot(0, inspect_and_quit)
     handlers = list(logging.getLogger().handlers)
     palette, sheet = qapp.palette(), qapp.styleSheet()
+    gc.enable()  # as in a fresh process (the desktop tests' fixture turns it off)
     try:
         assert app.launch([track]) == 0
+        assert gc.isenabled()  # restored when the loop ends
     finally:
         for handler in logging.getLogger().handlers:
             if handler not in handlers:
@@ -70,4 +74,4 @@ def test_launch_opens_the_themed_window_with_the_files_queued(qapp, monkeypatch,
                 handler.close()
         qapp.setStyleSheet(sheet)
         qapp.setPalette(palette)
-    assert seen == {"queued": [track], "dark": True, "styled": True, "icon": True}
+    assert seen == {"queued": [track], "dark": True, "styled": True, "icon": True, "automatic gc": False}
