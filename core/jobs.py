@@ -348,6 +348,8 @@ def _recipe(info: AudioInfo, model: StemModel, options: SeparationOptions, prese
         "steps": preset.steps,
         "sigma_max": preset.sigma_max,
         "sampler": preset.sampler,
+        "views": preset.views,
+        "mask": preset.mask,
         "seed": options.seed,
         "high_band": {"mode": options.high_band, "edge_hz": model.sample_rate / 2,
                       "applied": options.high_band != "residual" and has_high_band(info.samplerate, model.sample_rate / 2),

@@ -57,6 +57,7 @@ def test_recipe_records_what_repeats_the_render(make_audio, tmp_path):
     recipe = json.loads(result.recipe.read_text())
     assert result.recipe == tmp_path / "track" / "stemforge.json"
     assert recipe["preset"] == "best" and recipe["steps"] == 4 and recipe["seed"] == 7
+    assert recipe["views"] == 1 and recipe["mask"] is False  # how the preset combines and ends
     assert recipe["model"]["id"] == "filterbank-test" and len(recipe["input"]["sha256"]) == 64
     assert recipe["output"]["files"]["bass"] == "bass.wav"
     assert recipe["input"]["frames"] == sf.info(str(path)).frames
