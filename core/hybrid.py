@@ -186,8 +186,9 @@ class HybridModel:
             raise ValueError(f"segment length {length} is not a multiple of the hop {self.config.hop}")
         labels = torch.tensor([self._label(name) for name in instruments], dtype=torch.long)
         stems = len(labels)
-        gains = level_gains(mixture.to(self.device, torch.float32))  # (N, 1)
-        lifted = mixture.to(self.device, torch.float32) / torch.where(gains > 0, gains, 1.0)
+        segments = mixture.to(self.device, torch.float32)
+        gains = level_gains(segments)  # (N, 1)
+        lifted = segments / torch.where(gains > 0, gains, 1.0)
         pairs_mix = lifted.repeat_interleave(stems, dim=0)[:, None]
         pairs_labels = labels.repeat(count).to(self.device)
         signs = (1.0, -1.0)[: preset.views]
@@ -202,7 +203,7 @@ class HybridModel:
                                                      generators[part], cancel)
         result = result.reshape(count, stems, length) * (gains[:, :, None] / len(signs))
         if preset.mask:
-            result = ratio_mask_resynthesis(result, mixture.to(self.device, torch.float32))
+            result = ratio_mask_resynthesis(result, segments)
         return result.to(mixture.device, mixture.dtype)
 
     # -- internals ---------------------------------------------------------------------

@@ -34,7 +34,7 @@ class Preset:
     exactly, so this average removes an error that the two polarities do not share.
 
     ``mask``: the estimates are then rebuilt from the mixture with ratio masks of their
-    own magnitudes, the residual competing as one more source
+    own magnitudes, what no stem claims staying for ``other``
     (:func:`core.ratio_mask.ratio_mask_resynthesis`); False for bundles written before it.
     """
 

@@ -17,15 +17,9 @@ their proportions; where they claim less (other instruments, voices) the rest st
 mixture, and the ``other`` stem, computed by the writer from the written samples, keeps
 it (stems + other still null exactly). A tile the mixture does not have stays empty.
 
-Chosen on the held-out validation split of rec1000 (60 chunks, stemforge-lite step
-37,979, draft, SI-SDRi All on active stems): 3.86 dB without the mask; with it 4.55
-(this residual), 4.52 with the complex residual ``|X - sum_j Y_j|`` (it also competes
-where the stems over-claim), 4.65 with no residual at all (every tile shared among the
-stems: right for that data, which has no other source, wrong for songs with voices);
-exponent 1 (magnitudes) against 0.75 / 1.25 / 2 (powers): 4.52 / 4.31 / 4.39 / 3.57 (with
-the complex residual); FFT 1024 / 2048 / 4096: 4.44 / 4.52 / 4.55.
-
-The method and its place among the presets: core/METHOD.md section 5. The masks are
+The residual, the exponent (magnitudes) and the FFT size were chosen on the held-out
+validation split of rec1000; the figures, and what it gains, are in core/METHOD.md
+section 5 (the one place they are kept). The masks are
 ratios, so they do not change with the segment's level (the quiet-segment
 lift of :mod:`core.hybrid` commutes with them) or its polarity.
 """

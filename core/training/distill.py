@@ -20,8 +20,9 @@ steps, as in the paper:
     loss    = w_cons L_cons + w_edm L_edm + w_pred L_pred   (1 : 1 : 1)
 
 A term whose weight is 0 is not computed. With ``w_cons = 0`` the teacher's trajectories
-are skipped (the teacher only gives the student its first weights): a predictive student trained on L_edm and L_pred alone, two
-to three times cheaper a step, for CPU budgets where the teacher itself does not beat x_det.
+are skipped (the teacher only gives the student its first weights): a predictive student
+trained on L_edm and L_pred alone, two to three times cheaper a step, for CPU budgets
+where the teacher itself does not beat x_det.
 
 f is the consistency parametrisation around the teacher's anchor a (``ConsistencyDenoiser``:
 f(x, sigma) = a + c_skip (x - a) + c_out F, with f(x, eps) = x, eps = sigma_min); the
