@@ -49,7 +49,7 @@ class HighBandSettings:
     """Numbers of the assignment.
 
     Attributes:
-        frame_seconds: STFT frame length (rounded to the nearest power of two in samples).
+        frame_seconds: STFT frame length (rounded up to a power of two in samples).
         crossover_start: ``f_c / f_e``, where the crossover from the stem to the
             assigned high band starts (soxr's anti-alias filter has begun rolling off).
         floor: power per bin (full scale 1) that always goes to ``other``, so that
@@ -67,10 +67,7 @@ class HighBandSettings:
     smoothing_seconds: float = 0.45
 
     def frame_samples(self, rate: int) -> int:
-        """The power of two nearest ``frame_seconds * rate`` (in octaves): 2 048 samples at
-        44.1 and 48 kHz, 4 096 at 88.2 and 96 kHz, so the frames' hop and bin width stay
-        within 9 % of 44.1 kHz's, the grid the learned masks were trained on."""
-        return 1 << int(np.round(np.log2(max(16.0, self.frame_seconds * rate))))
+        return 1 << int(np.ceil(np.log2(max(16.0, self.frame_seconds * rate))))
 
 
 DEFAULT_SETTINGS = HighBandSettings()

@@ -4,42 +4,29 @@ Examples: the chunks of a set rendered at 44.1 kHz (:class:`FullBandSource`, the
 train split only), each separated by the model through the streaming pipeline with
 ``--high-band residual`` (so the stems are what the mask sees at separation time),
 then cut into the assigner's STFT frames (``N`` samples, hop ``N / 2``, sqrt-Hann).
-Per training step, one 4 s window of one chunk, preceded by the network's
-:attr:`~core.audio.learned_high_band.HighBandNet.history` frames (so every scored frame
-has the context it has when streaming), with each stem hidden with probability
-``hide_probability`` (its slot set to zero power, its true stem counted in ``other``,
-as in a run that does not extract it). With ``X``, the model's stems ``S_i``, the true
-stems ``T_i`` on the bins above the edge ``f_e`` (those the evaluation scores; below it
-the crossover mixes in the model's own stems, whose error there the mask cannot change
-and which would drown the loss)::
+Per training step, one 4 s window of one chunk (smoothed over the whole chunk, so the
+smoothing has its history), every ``tile_stride``-th bin above the edge from a
+random offset, with each stem hidden with probability
+``hide_probability`` (its slot zeroed, its true stem counted in ``other``, as in a run
+that does not extract it). With ``X``, the model's stems ``S_i``, the true stems
+``T_i`` on the bins above the edge ``f_e`` (those the evaluation scores; below it the
+crossover mixes in the model's own stems, whose error there the mask cannot change and
+which would drown the loss)::
 
     Y_i = S_i + w_hi (M_i X - S_i),   Y_o = X - sum_i Y_i,   T_o = X - sum_i T_i
     loss = mean over 4 s windows w and sources k of
-           10 log10((sum_w |Y_k - T_k|^2 + e_w) / (sum_w |T_k|^2 + e_w)),  e_w = floor sum_w |X|^2
+           10 log10((sum_w |Y_k - T_k|^2 + e_w) / (sum_w |T_k|^2 + e_w)),  e_w = 1e-3 sum_w |X|^2
 
 i.e. minus a signal-to-distortion ratio per stem and window, as the full-band
-evaluation scores (with a floor so that silent references count little), plus
-``lambda`` times a cross-entropy to the true magnitude shares (:func:`share_loss`)::
-
-    q_k = |T_k| / sum_j |T_j|,   share term = - sum_tiles (|X|^2 / sum_w |X|^2) sum_k q_k log M_k
-
-The SDR term alone settles on "the drums take the whole band" (in most windows they
-hold nearly all of it, and in log terms the first steps away from that cost more than
-they give back until a tile is told apart with confidence); the share term tells the
-tiles apart everywhere, and the SDR term then sets how sure the masks must be. Windows where
-one source holds nearly all of the band above the edge teach little (any mask that
-gives it everything is right); with ``focus`` a window is kept with probability
-``0.2 + 0.8 min(1, 4 (1 - max_k share_k))`` (``share_k``: source ``k``'s part of the
-window's energy above the edge), so that windows with competing sources come up more
-often. Adam with a one-cycle schedule, a fixed step count: deterministic given the seed
-on one thread.
+evaluation scores (with a floor so that silent references count little). Adam,
+full chunks, a fixed step count: deterministic given the seed on one thread.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,14 +39,7 @@ from core.audio.high_band import (
     HighBandSettings,
     crossover_weights,
 )
-from core.audio.learned_high_band import (
-    DEFAULT_WIDTHS,
-    HighBandNet,
-    LearnedHighBandMasks,
-    hide_slots,
-    save_network,
-)
-from core.errors import ConfigError
+from core.audio.learned_high_band import LearnedHighBandMasks, MaskNetwork, save_network
 from core.evaluation.full_band import FullBandChunk, pipeline_estimates
 from core.instruments import INSTRUMENTS
 from core.model import Preset, StemModel
@@ -67,23 +47,24 @@ from core.progress import ProgressCallback, no_progress
 
 WINDOW_SECONDS = 4.0
 """Length of the windows the loss is computed on (the evaluation's)."""
-DEFAULT_LOSS_FLOOR = 1e-3
-"""``floor``: the loss's floor, as a fraction of the window's mixture energy above the edge."""
-DEFAULT_SHARE_WEIGHT = 3.0
-"""``lambda``: weight of the share term (module docstring)."""
 
 
 @dataclass
 class Example:
-    """One chunk in the assigner's STFT frames (mono).
+    """One chunk in the assigner's STFT frames (mono, ``C = 1``).
 
     Attributes:
-        inputs: the network's inputs ``(6, T, F_grid)`` float16 (all four slots given).
-        mix, stems, truth: complex64 spectra on the bins above ``f_c``: ``(T, H)``,
-            ``(4, T, H)`` (the model's) and ``(4, T, H)`` (the true stems').
+        raw, tiles: :meth:`LearnedHighBandMasks.frame_powers` of the model's stems and
+            the mixture: ``(1, 10, T)`` and ``(1, T, H)``; ``smoothed``,
+            ``tiles_smoothed``: their :meth:`LearnedHighBandMasks.smooth` ed versions.
+        mix, stems, truth: complex64 spectra on the high bins: ``(T, H)``, ``(4, T, H)``
+            (the model's) and ``(4, T, H)`` (the true stems').
     """
 
-    inputs: np.ndarray
+    raw: np.ndarray
+    smoothed: np.ndarray
+    tiles: np.ndarray
+    tiles_smoothed: np.ndarray
     mix: np.ndarray
     stems: np.ndarray
     truth: np.ndarray
@@ -91,7 +72,7 @@ class Example:
 
 @dataclass
 class TrainingResult:
-    network: HighBandNet
+    network: MaskNetwork
     losses: list[float]
     seconds: float
 
@@ -111,20 +92,12 @@ def stft_frames(signal: np.ndarray, size: int) -> np.ndarray:
 
 
 def masks_for(rate: int, settings: HighBandSettings = DEFAULT_SETTINGS,
-              network: HighBandNet | None = None) -> LearnedHighBandMasks:
-    """Fresh learned masks for all four slots at ``rate`` (the inputs' single source).
-
-    Raises:
-        ConfigError: the rate's frames do not fall on the network's frequency grid
-            (training does not interpolate; 44.1 and 88.2 kHz do).
-    """
+              network: MaskNetwork | None = None) -> LearnedHighBandMasks:
+    """Fresh learned masks for all four slots at ``rate`` (the features' single source)."""
     size = settings.frame_samples(rate)
     freqs = np.fft.rfftfreq(size, 1.0 / rate)
-    masks = LearnedHighBandMasks(network or HighBandNet(), range(len(INSTRUMENTS)), freqs, MODEL_EDGE_HZ,
-                                 settings, size / 2 / rate)
-    if not masks.grid.exact:
-        raise ConfigError(f"training the learned high-band mask needs a set at 44 100 or 88 200 Hz, not {rate} Hz")
-    return masks
+    return LearnedHighBandMasks(network or MaskNetwork(), range(len(INSTRUMENTS)), freqs, MODEL_EDGE_HZ,
+                                settings, size / 2 / rate)
 
 
 def make_example(chunk: FullBandChunk, model_stems: np.ndarray,
@@ -135,9 +108,10 @@ def make_example(chunk: FullBandChunk, model_stems: np.ndarray,
     stems = stft_frames(model_stems.astype(np.float64), size)  # (4, T, F)
     truth = stft_frames(chunk.stems.astype(np.float64), size)
     masks = masks_for(chunk.rate, settings)
-    inputs = masks.inputs(stems[None], mix[None])[0].astype(np.float16)
+    raw, tiles = masks.frame_powers(stems[None], mix[None])
+    smoothed, tiles_smoothed = masks.smooth(raw, tiles)
     high = masks.high
-    return Example(inputs, mix[:, high], stems[..., high], truth[..., high])
+    return Example(raw, smoothed, tiles, tiles_smoothed, mix[:, high], stems[..., high], truth[..., high])
 
 
 def model_stems_for(model: StemModel, chunk: FullBandChunk, preset: Preset, seed: int,
@@ -159,11 +133,10 @@ def model_stems_for(model: StemModel, chunk: FullBandChunk, preset: Preset, seed
 
 
 def window_loss(outputs: torch.Tensor, targets: torch.Tensor, mix: torch.Tensor, frames: int,
-                weights: torch.Tensor | None = None, floor: float = DEFAULT_LOSS_FLOOR) -> torch.Tensor:
+                weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean ``10 log10((err + e) / (ref + e))`` over windows of ``frames`` frames and sources:
     ``outputs``, ``targets`` complex ``(K, T, H)``, ``mix`` complex ``(T, H)``; ``weights``
-    ``(K,)`` make it a weighted mean over the sources (None: equal); ``e`` is ``floor``
-    times the window's mixture energy."""
+    ``(K,)`` make it a weighted mean over the sources (None: equal)."""
     count = max(1, outputs.shape[1] // frames)
     cut = count * frames if outputs.shape[1] >= frames else outputs.shape[1]
 
@@ -171,9 +144,9 @@ def window_loss(outputs: torch.Tensor, targets: torch.Tensor, mix: torch.Tensor,
         energy = x[:, :cut].abs().square() if x.dim() == 3 else x[None, :cut].abs().square()
         return energy.reshape(energy.shape[0], count, -1).sum(-1)  # (K, windows)
 
-    margin = floor * per_window(mix)
+    floor = 1e-3 * per_window(mix)
     error, reference = per_window(outputs - targets), per_window(targets)
-    ratios = 10.0 * torch.log10((error + margin) / (reference + margin))  # (K, windows)
+    ratios = 10.0 * torch.log10((error + floor) / (reference + floor))  # (K, windows)
     if weights is None:
         return ratios.mean()
     return (weights[:, None] * ratios).sum() / (weights.sum() * ratios.shape[1])
@@ -195,99 +168,62 @@ def loss_weights(source_weights: tuple[float, ...] | None) -> torch.Tensor:
     return weights
 
 
-def share_loss(logits: torch.Tensor, targets: torch.Tensor, mix: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of the predicted shares to the true magnitude shares, weighted by the
-    tiles' share of the window's energy: ``logits (5, T, H)``, ``targets (K + 1, T, H)``
-    complex (the visible stems, then ``other``, which holds the hidden ones), ``mix (T, H)``,
-    ``visible (4,)`` bool. Hidden slots are folded into ``other``'s share."""
-    magnitudes = targets.abs()
-    shares = magnitudes / magnitudes.sum(0, keepdim=True).clamp_min(1e-12)  # (K + 1, T, H)
-    log_shares = torch.log_softmax(logits, dim=0)
-    slots = torch.nonzero(visible).flatten()
-    rest = torch.logsumexp(torch.cat([log_shares[torch.nonzero(~visible).flatten()], log_shares[-1:]]), dim=0)
-    chosen = torch.cat([log_shares[slots], rest[None]])  # (K + 1, T, H)
-    weights = mix.abs().square()
-    weights = weights / weights.sum().clamp_min(1e-20)
-    return -(weights * (shares * chosen).sum(0)).sum()
-
-
-def competition(example: Example, frames: slice, above: int) -> float:
-    """``1 - max_k share_k``: how far the window is from one source holding all of the band
-    above the edge (bins ``above:`` of the examples' high bins); 0 for a silent window."""
-    truth = np.abs(example.truth[:, frames, above:]) ** 2
-    energies = truth.sum((1, 2))
-    other = float((np.abs(example.mix[frames, above:] - example.truth[:, frames, above:].sum(0)) ** 2).sum())
-    total = float(energies.sum()) + other
-    return 0.0 if total <= 0 else 1.0 - max(float(energies.max()), other) / total
-
-
-def train_network(examples: list[Example], rate: int, steps: int, seed: int,
-                  widths: Sequence[int] = DEFAULT_WIDTHS, learning_rate: float = 2e-3,
-                  hide_probability: float = 0.15, source_weights: tuple[float, ...] | None = None,
-                  loss_floor: float = DEFAULT_LOSS_FLOOR, focus: bool = False,
-                  share_weight: float = DEFAULT_SHARE_WEIGHT, settings: HighBandSettings = DEFAULT_SETTINGS,
+def train_network(examples: list[Example], rate: int, steps: int, seed: int, hidden: int = 32,
+                  learning_rate: float = 3e-3, hide_probability: float = 0.15, tile_stride: int = 6,
+                  source_weights: tuple[float, ...] | None = None,
+                  settings: HighBandSettings = DEFAULT_SETTINGS,
                   progress: ProgressCallback = no_progress,
                   check: Callable[[], None] = lambda: None) -> TrainingResult:
-    """Fit a :class:`HighBandNet` on ``examples`` (module docstring); deterministic given ``seed``.
+    """Fit a :class:`MaskNetwork` on ``examples`` (module docstring); deterministic given ``seed``.
 
     ``source_weights``: the loss's weight of each instrument's term, then of ``other``'s
-    (``S + 1`` numbers; None: all 1); ``loss_floor``: the loss's ``floor``; ``focus``:
-    keep windows with competing sources more often; ``share_weight``: ``lambda`` of the
-    share term (module docstring)."""
-    all_weights = loss_weights(source_weights)
+    (``S + 1`` numbers; None: all 1)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    network = HighBandNet(widths)
+    network = MaskNetwork(hidden)
     optimiser = torch.optim.Adam(network.parameters(), lr=learning_rate)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, learning_rate, total_steps=max(steps, 1),
-                                                   pct_start=0.05)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(steps, 1))
     masks = masks_for(rate, settings, network)
     w_hi = torch.from_numpy(crossover_weights(np.fft.rfftfreq(settings.frame_samples(rate), 1.0 / rate)[masks.high],
                                               MODEL_EDGE_HZ, settings.crossover_start).astype(np.float32))
-    high_on_grid = torch.from_numpy(masks.grid.high_on_grid)
-    above = int(np.searchsorted(np.fft.rfftfreq(settings.frame_samples(rate), 1.0 / rate)[masks.high],
-                                MODEL_EDGE_HZ))  # the loss is on the bins above the edge
+    first = int(np.searchsorted(masks.position, 0.0))  # the loss is on the bins above the edge
     window_frames = int(round(WINDOW_SECONDS * rate / (settings.frame_samples(rate) // 2)))
-    history = network.history
     count = len(INSTRUMENTS)
+    all_weights = loss_weights(source_weights)
     losses: list[float] = []
     started = time.perf_counter()
-    while len(losses) < steps:
+    for step in range(steps):
         check()
         example = examples[int(rng.integers(len(examples)))]
-        start = int(rng.integers(max(1, example.mix.shape[0] - window_frames + 1)))
-        frames = slice(start, start + window_frames)
-        if focus and rng.random() > 0.2 + 0.8 * min(1.0, 4.0 * competition(example, frames, above)):
-            continue
         visible = rng.random(count) >= hide_probability
-        first = max(0, start - history)
-        inputs = hide_slots(torch.from_numpy(example.inputs[:, first : frames.stop].astype(np.float32)),
-                            torch.from_numpy(~visible))
-        logits = network(inputs[None], masks.grid.places)[0][:, start - first :, high_on_grid]  # (5, T', H)
-        shares = torch.softmax(logits, dim=0)[:count]
-        mix, stems, truth = (torch.from_numpy(a[..., frames, :]) for a in (example.mix, example.stems, example.truth))
+        start = int(rng.integers(max(1, example.raw.shape[-1] - window_frames + 1)))
+        frames = slice(start, start + window_frames)
+        bins = slice(first + int(rng.integers(tile_stride)), None, tile_stride)
+        hidden = np.concatenate([~visible, ~visible, [False, False]])  # a hidden slot has zero power
+        raw, smoothed = (np.where(hidden[:, None], 0.0, x[:, :, frames]) for x in (example.raw, example.smoothed))
+        features = masks.features(raw, smoothed, example.tiles[:, frames, bins],
+                                  example.tiles_smoothed[:, frames, bins], bins)[0]  # (T', H', D)
+        shares = torch.softmax(network(torch.from_numpy(features)), dim=-1)
+        shares = shares[..., :count].permute(2, 0, 1)  # (4, T', H')
+        mix, stems, truth = (torch.from_numpy(a[..., frames, bins]) for a in (example.mix, example.stems, example.truth))
         keep = torch.from_numpy(visible)
-        outputs = stems[keep] + w_hi * (shares[keep] * mix - stems[keep])
+        outputs = stems[keep] + w_hi[bins] * (shares[keep] * mix - stems[keep])
         targets = truth[keep]
-        outputs = torch.cat([outputs, (mix - outputs.sum(0))[None]])[..., above:]
-        targets = torch.cat([targets, (mix - targets.sum(0))[None]])[..., above:]
+        outputs = torch.cat([outputs, (mix - outputs.sum(0))[None]])
+        targets = torch.cat([targets, (mix - targets.sum(0))[None]])
         weights = None if source_weights is None else torch.cat([all_weights[:count][keep], all_weights[count:]])
-        loss = window_loss(outputs, targets, mix[..., above:], window_frames, weights, loss_floor)
-        if share_weight > 0:
-            loss = loss + share_weight * share_loss(logits[..., above:], targets, mix[..., above:], keep)
+        loss = window_loss(outputs, targets, mix, window_frames, weights)
         optimiser.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(network.parameters(), 5.0)
         optimiser.step()
         schedule.step()
         losses.append(loss.item())
-        progress(len(losses) / steps, f"step {len(losses)}/{steps}, loss {np.mean(losses[-50:]):.3f} dB")
+        progress((step + 1) / steps, f"step {step + 1}/{steps}, loss {np.mean(losses[-50:]):.3f} dB")
     return TrainingResult(network.eval(), losses, time.perf_counter() - started)
 
 
-def write_weights(result: TrainingResult, path: Path, facts: dict, sharpness: float) -> None:
-    """Save the network with the training facts (and its final loss) and the inference
-    ``sharpness`` in the metadata."""
+def write_weights(result: TrainingResult, path: Path, facts: dict) -> None:
+    """Save the network with the training facts (and its final loss) in the metadata."""
     save_network(result.network, path, {**facts, "parameters": result.network.parameter_count(),
                                         "final_loss_db": round(result.final_loss(), 4),
-                                        "train_seconds": round(result.seconds, 1)}, sharpness)
+                                        "train_seconds": round(result.seconds, 1)})

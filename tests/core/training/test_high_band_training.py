@@ -10,7 +10,7 @@ import numpy as np
 import soxr
 import torch
 
-from core.audio.learned_high_band import SOURCES
+from core.audio.learned_high_band import FEATURES
 from core.evaluation.full_band import FullBandChunk
 from core.training.high_band import make_example, train_network, window_loss
 
@@ -40,10 +40,10 @@ def high_band_error_db(network, example):
     from core.training.high_band import masks_for
 
     masks = masks_for(RATE, network=network)
+    features = masks.features(example.raw, example.smoothed, example.tiles, example.tiles_smoothed)[0]
     with torch.no_grad():
-        logits = network(torch.from_numpy(example.inputs.astype(np.float32))[None], masks.grid.places)[0]
-    shares = torch.softmax(logits[..., masks.grid.high_on_grid], 0)[1].numpy()
-    above = np.fft.rfftfreq(2048, 1 / RATE)[masks.high] >= 11025
+        shares = torch.softmax(network(torch.from_numpy(features)), -1)[..., 1].numpy()
+    above = masks.position >= 0
     error = np.abs(shares * example.mix - example.truth[1])[:, above] ** 2
     return 10 * np.log10(error.sum() / (np.abs(example.truth[1][:, above]) ** 2).sum())
 
@@ -53,33 +53,16 @@ def test_training_learns_to_give_the_drums_the_high_band_deterministically():
     for seed in (1, 2):
         source = chunk(seed)
         examples.append(make_example(source, model_view(source.stems)))
-    assert examples[0].inputs.shape[0] == SOURCES + 1 and examples[0].truth.shape[0] == 4
-    first = train_network(examples, RATE, steps=40, seed=5, widths=(4, 4, 4), learning_rate=1e-2)
-    again = train_network(examples, RATE, steps=40, seed=5, widths=(4, 4, 4), learning_rate=1e-2)
+    assert examples[0].raw.shape[:2] == (1, 10) and examples[0].truth.shape[0] == 4
+    first = train_network(examples, RATE, steps=40, seed=5, hidden=8, learning_rate=1e-2)
+    again = train_network(examples, RATE, steps=40, seed=5, hidden=8, learning_rate=1e-2)
     for a, b in zip(first.network.parameters(), again.network.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
-    assert first.network.widths == (4, 4, 4)
+    assert first.network.layers[0].in_features == FEATURES
     assert np.mean(first.losses[-10:]) < np.mean(first.losses[:10]) - 3
-    untrained = train_network(examples, RATE, steps=0, seed=5, widths=(4, 4, 4))
+    untrained = train_network(examples, RATE, steps=0, seed=5, hidden=8)
     assert high_band_error_db(first.network, examples[0]) < -10
     assert high_band_error_db(first.network, examples[0]) < high_band_error_db(untrained.network, examples[0]) - 5
-
-
-def test_focus_draws_windows_with_competing_sources_more_often(monkeypatch):
-    """With focus, a window the drums hold alone is kept about a fifth of the time."""
-    from core.training import high_band
-
-    source = chunk(3, seconds=10.0)
-    lonely = make_example(dataclasses.replace(source, stems=source.stems * np.array([[0], [1], [0], [0]], np.float32),
-                                              mixture=source.stems[1].copy()), model_view(source.stems))
-    busy = make_example(source, model_view(source.stems))
-    assert high_band.competition(lonely, slice(0, 100), 10) < 1e-6
-    assert high_band.competition(busy, slice(0, 100), 0) > 0.0
-    drawn = []
-    original = high_band.competition
-    monkeypatch.setattr(high_band, "competition", lambda example, *a: drawn.append(example is lonely) or original(example, *a))
-    result = train_network([lonely], RATE, steps=10, seed=0, widths=(2, 2, 2), focus=True)
-    assert len(result.losses) == 10 and len(drawn) > 25  # most windows were skipped (about 50 drawn)
 
 
 def test_window_loss_is_minus_the_sdr_per_window():
@@ -121,24 +104,3 @@ def test_cached_stems_are_keyed_by_the_samples_not_only_the_song_name(tmp_path):
     assert len(list(tmp_path.glob("*.npy"))) == 2
     assert not np.allclose(cached[0], cached[1])
     np.testing.assert_array_equal(model_stems_for(model, second, preset, 0, tmp_path), cached[1])
-
-
-def test_share_loss_is_least_at_the_true_shares_and_folds_hidden_stems_into_other():
-    from core.training.high_band import share_loss
-
-    generator = torch.Generator().manual_seed(1)
-    truth = torch.randn(4, 6, 5, dtype=torch.complex64, generator=generator)
-    mix = truth.sum(0) + 0.3 * torch.randn(6, 5, dtype=torch.complex64, generator=generator)
-    visible = torch.tensor([True, False, True, True])
-    targets = torch.cat([truth[visible], (mix - truth[visible].sum(0))[None]])  # the hidden drums are in other
-    magnitudes = targets.abs()
-    shares = magnitudes / magnitudes.sum(0, keepdim=True)
-    # logits giving the visible stems their true shares and splitting other's among slot 1 and other
-    logits = torch.log(torch.stack([shares[0], shares[-1] / 2, shares[1], shares[2], shares[-1] / 2]))
-    best = share_loss(logits, targets, mix, visible)
-    for seed in range(3):
-        noise = torch.randn(logits.shape, generator=torch.Generator().manual_seed(seed))
-        assert float(share_loss(logits + noise, targets, mix, visible)) > float(best)
-    moved = logits.clone()
-    moved[1], moved[4] = torch.log(shares[-1] * 0.9), torch.log(shares[-1] * 0.1)  # same sum for other
-    torch.testing.assert_close(share_loss(moved, targets, mix, visible), best)
