@@ -38,3 +38,12 @@ for trial in "fb44x-data" "fb44x-drums4 --source-weights 1 4 1 1 1"; do
     STEMFORGE_MODELS="runs/hb-$name" stemforge eval --full-band --model stemforge-lite --data "data/$1" --split "$2" --modes draft --out "runs/hb-$name-$1-$2"
   done
 done
+
+# Third round (2026-12-02, session 10; README "Third round"): a causal U-Net that hears
+# 5.5-22 kHz, in commit 2114ef8 (reverted by the next commit) with its trial scripts in
+# resources/models/trials/ there (trial.py trains and scores on the evaluation's own
+# windows; diag2.py splits the drums' windows by how much of the high band they hold).
+# They read the model's stems from the cache that model_stems_for writes, and fb44y:
+stemforge synth --out data/fb44y --songs 400 --seconds 30 --seed 17 --sample-rate 44100 --samples "$SAMPLES"
+# e.g. (from a checkout of 2114ef8, with the sets under /root/sf/data):
+#   python3 resources/models/trials/trial.py --steps 2000 --ce 3 --val fb44x:validation --out cnn3.pt
