@@ -75,12 +75,7 @@ def _train(args: argparse.Namespace) -> None:
     if args.preset not in model.presets:
         raise ConfigError(f"unknown preset {args.preset!r}; choose from {', '.join(model.presets)}")
     preset = model.presets[args.preset]
-    taken: dict[str, int] = {}
-    chunks = []
-    for chunk in FullBandSource(args.data, ["train"]):  # each song's first usable chunks
-        taken[chunk.track] = taken.get(chunk.track, 0) + 1
-        if taken[chunk.track] <= args.chunks_per_track:
-            chunks.append(chunk)
+    chunks = list(FullBandSource(args.data, ["train"], per_track=args.chunks_per_track))  # songs' first usable
     examples = []
     for position, chunk in enumerate(chunks):
         print(f"model stems of {chunk.track} chunk {chunk.index} ({position + 1}/{len(chunks)})", file=sys.stderr)

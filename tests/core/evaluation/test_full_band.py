@@ -92,3 +92,12 @@ def test_the_high_band_stage_on_residual_stems_is_the_pipeline_s_output(tmp_path
     staged = with_high_band(residual, chunk.mixture, RATE, high_band, model)
     assert not np.allclose(direct, residual)
     np.testing.assert_allclose(staged, direct, atol=1e-6)
+
+
+def test_per_track_keeps_each_song_s_first_chunks_as_copies(tmp_path):
+    data = write_set(tmp_path / "data", RATE, seconds=12.5)  # three chunks
+    every = list(FullBandSource(data, ["test"], CHUNK))
+    first = list(FullBandSource(data, ["test"], CHUNK, per_track=1))
+    assert len(every) == 3 and [c.index for c in first] == [0]
+    np.testing.assert_array_equal(first[0].stems, every[0].stems)
+    assert first[0].stems.base is None and first[0].stems_model.base is None  # not views of the song
