@@ -75,7 +75,8 @@ def _train(args: argparse.Namespace) -> None:
     if args.preset not in model.presets:
         raise ConfigError(f"unknown preset {args.preset!r}; choose from {', '.join(model.presets)}")
     preset = model.presets[args.preset]
-    chunks = list(FullBandSource(args.data, ["train"], per_track=args.chunks_per_track))  # songs' first usable
+    # each song's first usable chunks; the rest of a song is never held in memory
+    chunks = list(FullBandSource(args.data, ["train"], per_track=args.chunks_per_track))
     examples = []
     for position, chunk in enumerate(chunks):
         print(f"model stems of {chunk.track} chunk {chunk.index} ({position + 1}/{len(chunks)})", file=sys.stderr)
