@@ -143,13 +143,13 @@ class FullBandSource:
         for index in range(model.shape[1] // self.chunk_samples):
             if self.per_track is not None and kept >= self.per_track:
                 break
-            # copies, so that a kept chunk does not hold on to the whole song
-            low = model[:, index * self.chunk_samples : (index + 1) * self.chunk_samples].copy()
-            full = stems[:, index * chunk_native : (index + 1) * chunk_native].copy()
+            low = model[:, index * self.chunk_samples : (index + 1) * self.chunk_samples]
+            full = stems[:, index * chunk_native : (index + 1) * chunk_native]
             if full.shape[1] < chunk_native:
                 break
             silent = is_silent(np.concatenate([low.sum(0, keepdims=True), low]), SILENCE_THRESHOLD)
             if not silent[0] and int(silent[1:].sum()) <= 2:
+                low, full = low.copy(), full.copy()  # a kept chunk must not hold on to the whole song
                 self.chunks.append(FullBandChunk(full.sum(0), full, low.sum(0), low, rate, source.name, index))
                 kept += 1
 
