@@ -47,3 +47,9 @@ done
 stemforge synth --out data/fb44y --songs 400 --seconds 30 --seed 17 --sample-rate 44100 --samples "$SAMPLES"
 # e.g. (from a checkout of 2114ef8, with the sets under /root/sf/data):
 #   python3 resources/models/trials/trial.py --steps 2000 --ce 3 --val fb44x:validation --out cnn3.pt
+
+# Fourth round (2026-12-03, session 11; README "Fourth round"): hand-made cues, no training.
+# The scripts are in commit 3270600 (removed by the next commit), resources/models/trials/:
+#   python3 resources/models/trials/hpss.py fb44x:validation 17 17
+#   python3 resources/models/trials/tonal.py fb44r:validation,fb44x:test 5 9
+#   python3 resources/models/trials/gated.py fb44r:validation,fb44x:test 5 9
