@@ -10,6 +10,7 @@ import sys
 
 from core.argtypes import positive_int
 from core.data.synth.generate import generate_dataset
+from core.data.synth.layout import SPLITS
 
 
 def _positive_float(text: str) -> float:
@@ -39,9 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "instrument (--samples), run every stem through a production chain and the mix "
         "through a bus compressor/limiter, and write them in the Slakh2100 layout "
         "(train/validation/test) with a data card. The validation split plays only "
-        "held-out instruments (see --no-hold-out). Needs the Debian packages fluidsynth, "
-        "fluid-soundfont-gm, musescore-general-soundfont-small and (optional) "
-        "avldrums.lv2-soundfont."
+        "held-out instruments (see --no-hold-out). Each song also gets 0-4 non-target parts "
+        "(a sung lead vocal on most songs, backing vocals, strings, brass, organs, synths, "
+        "noise swells...), summed in the track's other.wav and kept out of the four targets "
+        "(see --no-other). Needs the Debian packages fluidsynth, fluid-soundfont-gm, "
+        "musescore-general-soundfont-small, espeak-ng and (optional) avldrums.lv2-soundfont."
     )
     parser.add_argument("--out", required=True, help="dataset folder to create or extend")
     parser.add_argument("--songs", type=positive_int, required=True, help="number of songs")
@@ -98,6 +101,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "only held-out instruments that train and test never use)",
     )
     parser.add_argument(
+        "--no-other",
+        dest="other_parts",
+        action="store_false",
+        help="only the four instruments: no vocals or other non-target parts (the sets made "
+        "before 2026-12-04, such as rec1000)",
+    )
+    parser.add_argument(
+        "--split",
+        choices=SPLITS,
+        default=None,
+        help="write only the songs of this split (same songs as in the whole set)",
+    )
+    parser.add_argument(
         "--sample-rate",
         type=int,
         choices=(22050, 44100, 48000),
@@ -144,6 +160,8 @@ def run(args: argparse.Namespace) -> None:
             recorded_share=args.recorded_share,
             hold_out=args.hold_out,
             sample_rate=args.sample_rate,
+            other_parts=args.other_parts,
+            only_split=args.split,
         )
     finally:
         if last_length:  # end the progress line before the summary or the funnel's error

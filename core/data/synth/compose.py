@@ -14,14 +14,20 @@ from pathlib import Path
 
 from core.data.synth.gm import PROGRAM_RANGES
 from core.data.synth.midi import Note
+from core.data.synth.others import OtherPart, compose_other_parts
 from core.data.synth.parts.bass import write_bass
 from core.data.synth.parts.drums import write_drums
 from core.data.synth.parts.guitar import write_guitar
 from core.data.synth.parts.melody import write_melody
 from core.data.synth.parts.piano import write_piano
-from core.data.synth.production import Effect, draw_bus_chain, draw_stem_chain
+from core.data.synth.production import (
+    Effect,
+    draw_bus_chain,
+    draw_stem_chain,
+    draw_vocal_chain,
+)
 from core.data.synth.song import SongPlan, plan_song
-from core.data.synth.sources import Palette, Source, draw_source
+from core.data.synth.sources import Palette, Source, draw_gm_font, draw_source
 
 INST_CLASS = {"bass": "Bass", "drums": "Drums", "guitar": "Guitar", "piano": "Piano"}
 """Slakh ``inst_class`` of each of our instrument labels."""
@@ -55,15 +61,24 @@ class StemSound:
 @dataclass(frozen=True)
 class Stem:
     instrument: str
-    """One of core.instruments.INSTRUMENTS."""
+    """One of core.instruments.INSTRUMENTS, or "other" for a non-target part."""
     part: str
     pattern: str
     sound: StemSound
     notes: tuple[Note, ...]
+    other: OtherPart | None = None
+    """What a non-target part is (family, Slakh class, voice...; see core.data.synth.others)."""
 
     @property
     def is_drum(self) -> bool:
         return self.instrument == "drums"
+
+    @property
+    def inst_class(self) -> str:
+        """Slakh ``inst_class``: Bass, Drums, Guitar, Piano, or the non-target part's class."""
+        if self.other is not None:
+            return self.other.inst_class
+        return INST_CLASS[self.instrument]
 
 
 @dataclass(frozen=True)
@@ -178,6 +193,8 @@ def compose_song(
             notes = write_melody(plan, rng, 55, 79)
         stems.append(Stem(instrument, "lead", "melody", lead_sound, tuple(notes)))
 
+    if palette.other_parts:
+        stems += other_stems(seed, plan, palette)
     stems = [stem for stem in stems if stem.notes]
     return Song(
         seed=seed,
@@ -186,3 +203,29 @@ def compose_song(
         peak_db=rng.uniform(-6.0, -0.3),
         bus_chain=tuple(draw_bus_chain(rng)),
     )
+
+
+def other_stems(seed: int, plan: SongPlan, palette: Palette) -> list[Stem]:
+    """The non-target parts of song ``seed`` as stems (:mod:`core.data.synth.others`),
+    drawn from generators of their own so the four target stems do not change; each
+    part gets its own chain (a vocal chain for voices)."""
+    parts = compose_other_parts(seed, plan, palette.other_pool,
+                                gm_available=bool(palette.fonts))
+    rng = random.Random(f"other-sound/{seed}")
+    stems: list[Stem] = []
+    for part in parts:
+        if part.kind == "gm":
+            font = draw_gm_font(rng, palette)
+            source = Source("gm", f"{font.name}:{part.program}", part.licence, font=font,
+                            program=part.program)
+            chain = draw_stem_chain(rng, "other", plan.style.name)
+        elif part.kind == "voice":
+            assert part.voice is not None
+            source = Source("voice", f"espeak-ng:{part.voice.name}", part.licence, program=53)
+            chain = draw_vocal_chain(rng, plan.bpm, lead=part.role == "lead")
+        else:
+            source = Source("noise", f"noise:{part.role}", part.licence, program=122)
+            chain = draw_stem_chain(rng, "other", plan.style.name)
+        sound = StemSound(source=source, gain_db=part.gain_db, pan=part.pan, chain=tuple(chain))
+        stems.append(Stem("other", part.family, part.role, sound, part.notes, other=part))
+    return stems

@@ -36,6 +36,7 @@ from core.data.synth.layout import (
 from core.data.synth.mixdown import produce, render_stems
 from core.data.synth.recorded import find_instruments
 from core.data.synth.sources import DEFAULT_RECORDED_SHARE, Palette
+from core.data.synth.voice import check_available as check_voice
 from core.errors import OutputExistsError
 from core.instruments import MODEL_SAMPLE_RATE
 from core.progress import NEVER_CANCELLED, CancelToken, ProgressCallback, no_progress
@@ -106,6 +107,7 @@ def build_palette(
     kits: Sequence[str | Path] | None = None,
     recorded_share: float | None = None,
     hold_out: bool = True,
+    other_parts: bool = True,
 ) -> Palette:
     """The sources of a dataset: GM ``fonts`` (default the two Debian fonts), SoundFont
     drum ``kits`` (default Debian's avldrums kits when installed; ``[]`` for none),
@@ -117,7 +119,7 @@ def build_palette(
     share = DEFAULT_RECORDED_SHARE if recorded_share is None else float(recorded_share)
     if not 0.0 <= share <= 1.0:
         raise ValueError("recorded share must be between 0 and 1")
-    return Palette(font_paths, kit_paths, recorded, share, hold_out)
+    return Palette(font_paths, kit_paths, recorded, share, hold_out, other_parts=other_parts)
 
 
 def generate_dataset(
@@ -135,6 +137,8 @@ def generate_dataset(
     recorded_share: float | None = None,
     hold_out: bool = True,
     sample_rate: int = MODEL_SAMPLE_RATE,
+    other_parts: bool = True,
+    only_split: str | None = None,
 ) -> GenerationReport:
     """Write ``songs`` songs of ``seconds`` seconds under ``out_dir`` in the Slakh layout,
     then the data card (``data_card.json``, ``DATA_CARD.md``) of the whole folder.
@@ -143,6 +147,8 @@ def generate_dataset(
     ``recorded_share``, ``hold_out``: the validation split plays only the held-out
     sources of :mod:`core.data.synth.sources`). ``sample_rate`` of the written audio
     (22 050 Hz, the model's rate, by default; 44 100 for full-band evaluation sets).
+    ``other_parts``: add the non-target parts of :mod:`core.data.synth.others` (vocals
+    need espeak-ng and praat-parselmouth); ``only_split``: write only that split's songs.
     ``jobs`` worker processes (default: CPU count; 1 = in this process). Progress
     messages read "k/N songs, elapsed, x real time". Raises SynthUnavailableError when
     libfluidsynth or a soundfont is missing, OutputExistsError for a clashing track,
@@ -155,16 +161,22 @@ def generate_dataset(
     out_dir = Path(out_dir)
     if sample_rate < 8000:
         raise ValueError("sample rate must be at least 8000 Hz")
-    palette = build_palette(fonts, samples, kits, recorded_share, hold_out)
+    palette = build_palette(fonts, samples, kits, recorded_share, hold_out, other_parts)
     library()  # fail early when libfluidsynth is missing; fonts are checked as they load
-    jobs = max(1, min(jobs or os.cpu_count() or 1, songs))
+    if other_parts:
+        check_voice()
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_partial_tracks(out_dir)
 
     tasks = [
         _Task(out_dir, i, int(seed), float(seconds), int(sample_rate), palette, overwrite)
         for i in range(songs)
+        if only_split is None or split_of(i) == only_split
     ]
+    if not tasks:
+        raise ValueError(f"none of the {songs} songs falls in split {only_split!r}")
+    songs = len(tasks)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, songs))
     start = time.perf_counter()
     done = written = 0
     audio_seconds = 0.0

@@ -57,7 +57,10 @@ def program_name(program: int, is_drum: bool) -> str:
     return PROGRAM_NAMES.get(program, f"Program {program}")
 
 
+NON_TARGET_PROGRAMS: tuple[int, ...] = tuple(range(8, 24)) + tuple(range(40, 128))
+"""Every GM program outside the piano, guitar and bass ranges (played by non-target parts)."""
+
 GENERATOR_PRESETS: list[tuple[int, int]] = [
     (0, program) for programs in PROGRAM_RANGES.values() for program in programs
-] + [(DRUM_BANK, kit) for kit in DRUM_KIT_NAMES]
+] + [(0, program) for program in NON_TARGET_PROGRAMS] + [(DRUM_BANK, kit) for kit in DRUM_KIT_NAMES]
 """Every (bank, program) the generator may select; a usable soundfont has them all."""

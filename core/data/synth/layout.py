@@ -5,6 +5,7 @@
     DIR/{train,validation,test}/TrackNNNNN/
         metadata.yaml      # stems: {S00: {inst_class, is_drum, program_num, ...}, ...}
         mix.flac           # exactly the sum of the stems (same 16-bit integers summed)
+        other.wav          # the sum of the non-target stems (silence when there are none)
         stems/S00.flac ... # one mono 16-bit FLAC per stem, all the same length
         MIDI/S00.mid ...   # the notes of each stem (as Slakh ships them)
 
@@ -30,8 +31,12 @@ from core.data.synth.midi import DRUM_CHANNEL, build_midi_file, program_change
 
 SPLITS = ("train", "validation", "test")
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # the C emitter is about 10x faster
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 """Bumped whenever a change to the generator changes the audio for a given seed."""
+
+
+OTHER_FILE = "other.wav"
+"""Per track: the sum of the non-target stems (their integer sum / 32768, as 32-bit float)."""
 
 
 def split_of(index: int) -> str:
@@ -116,13 +121,18 @@ def write_track(
         channel = DRUM_CHANNEL if stem.is_drum else 0
         source = stem.sound.source
         events = [] if stem.is_drum else [program_change(0.0, channel, stem.sound.program)]
+        other_fields = {} if stem.other is None else {
+            "family": stem.other.family, "role": stem.other.role,
+            **({"voice": stem.other.voice.name} if stem.other.voice else {}),
+        }
         midi = build_midi_file(song.plan.bpm, {channel: list(stem.notes)}, events)
         (staging / "MIDI" / f"{stem_id}.mid").write_bytes(midi)
         stems_metadata[stem_id] = {
-            "inst_class": INST_CLASS[stem.instrument],
+            "inst_class": stem.inst_class,
             "is_drum": stem.is_drum,
             "program_num": int(stem.sound.program),
-            "midi_program_name": program_name(stem.sound.program, stem.is_drum),
+            "midi_program_name": (program_name(stem.sound.program, stem.is_drum) if stem.other is None
+                                  else f"{stem.other.family} ({source.name})"),
             "plugin_name": source.font.name if source.font else source.name,
             "audio_rendered": True,
             "midi_saved": True,
@@ -133,7 +143,13 @@ def write_track(
             "licence": source.licence,
             "gain_db": round(float(stem.sound.gain_db), 2),
             "chain": [effect.describe() for effect in stem.sound.chain],
+            **other_fields,
         }
+    other_rows = [i for i, stem in enumerate(song.stems) if stem.instrument not in INST_CLASS]
+    other = stems_pcm[other_rows].astype(np.int32).sum(axis=0) if other_rows else np.zeros_like(mixture)
+    # float32 holds every integer sum exactly, even where the subset exceeds 16 bits
+    sf.write(staging / OTHER_FILE, other.astype(np.float32) / np.float32(32768.0), sample_rate,
+             subtype="FLOAT")
     sf.write(
         staging / "mix.flac",
         mixture.astype(np.int16),

@@ -141,6 +141,38 @@ def draw_stem_chain(
     return chain
 
 
+def draw_vocal_chain(rng: random.Random, bpm: float, lead: bool = True) -> list[Effect]:
+    """A vocal chain: high-pass, compressor, a cut in the low mids, a presence peak and an
+    air shelf, then a plate or hall reverb and a slap or tempo-synced delay (a lead gets
+    the delay more often than a backing voice)."""
+    chain = [
+        _effect("HighpassFilter", cutoff_frequency_hz=rng.uniform(70, 140)),
+        _effect("Compressor", threshold_db=rng.uniform(-28, -14), ratio=rng.uniform(3.0, 6.0),
+                attack_ms=rng.uniform(2.0, 12.0), release_ms=rng.uniform(60.0, 200.0)),
+        _effect("PeakFilter", cutoff_frequency_hz=rng.uniform(250, 500),
+                gain_db=rng.uniform(-5, -1), q=rng.uniform(0.7, 1.5)),
+        _effect("PeakFilter", cutoff_frequency_hz=rng.uniform(2500, 5000),
+                gain_db=rng.uniform(0, 5), q=rng.uniform(0.7, 1.5)),
+        _effect("HighShelfFilter", cutoff_frequency_hz=rng.uniform(6000, 9000),
+                gain_db=rng.uniform(1, 6), q=0.7),
+    ]
+    if rng.random() < 0.5:  # plate: small, bright, short
+        chain.append(_effect("Reverb", room_size=rng.uniform(0.25, 0.55), damping=rng.uniform(0.1, 0.4),
+                             wet_level=rng.uniform(0.08, 0.3), dry_level=1.0, width=0.0))
+    else:  # hall: large and dark
+        chain.append(_effect("Reverb", room_size=rng.uniform(0.7, 0.92), damping=rng.uniform(0.4, 0.8),
+                             wet_level=rng.uniform(0.06, 0.25), dry_level=1.0, width=0.0))
+    if rng.random() < (0.7 if lead else 0.3):
+        if rng.random() < 0.5:  # slap-back
+            chain.append(_effect("Delay", delay_seconds=rng.uniform(0.07, 0.14),
+                                 feedback=rng.uniform(0.0, 0.15), mix=rng.uniform(0.1, 0.25)))
+        else:  # tempo delay: an eighth, dotted eighth or quarter
+            beats = rng.choice((0.5, 0.75, 1.0))
+            chain.append(_effect("Delay", delay_seconds=beats * 60.0 / bpm,
+                                 feedback=rng.uniform(0.15, 0.4), mix=rng.uniform(0.08, 0.2)))
+    return chain
+
+
 def draw_bus_chain(rng: random.Random) -> list[Effect]:
     """Mix-bus glue compressor (often) and a limiter, driven hard for about half the
     songs (modern loudness)."""

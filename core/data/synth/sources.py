@@ -53,6 +53,11 @@ class Palette:
     recorded_share: float = DEFAULT_RECORDED_SHARE
     hold_out: bool = True
     heldout_ids: dict[str, str] = field(default_factory=lambda: dict(HELDOUT))
+    other_parts: bool = True
+    """Whether songs get non-target parts (vocals, strings, synths...; core.data.synth.others)."""
+    other_pool: str = "all"
+    """Which non-target families and voices a split draws: "train" (all but the held-out
+    ones), "heldout" (only those) or "all" (no hold-out)."""
 
     def _is_heldout(self, identifier: str) -> bool:
         return identifier in self.heldout_ids.values()
@@ -65,6 +70,7 @@ class Palette:
             self,
             kits=tuple(k for k in self.kits if not self._is_heldout(k.stem)),
             recorded=tuple(r for r in self.recorded if not self._is_heldout(r.id)),
+            other_pool="train",
         )
 
     def heldout(self) -> Palette:
@@ -77,6 +83,7 @@ class Palette:
             kits=tuple(k for k in self.kits if self._is_heldout(k.stem)),
             recorded=tuple(r for r in self.recorded if self._is_heldout(r.id)),
             recorded_share=1.0,
+            other_pool="heldout",
         )
 
     def for_split(self, split: str) -> Palette:
@@ -100,6 +107,7 @@ class Palette:
             "recorded": [r.id for r in self.recorded],
             "recorded_share": self.recorded_share,
             "heldout": dict(self.heldout_ids) if self.hold_out else None,
+            "other_parts": self.other_parts,
         }
 
 
@@ -110,6 +118,7 @@ class Source:
     ``growlybass:sustain``); ``licence`` of that source."""
 
     kind: str
+    """``gm``, ``kit``, ``recorded``, or for non-target parts also ``voice`` and ``noise``."""
     name: str
     licence: str
     font: Path | None = None
@@ -144,3 +153,10 @@ def draw_source(
         raise ValueError(f"no source for {instrument}: no soundfont and no recorded instrument")
     font = palette.fonts[int(font_pick * len(palette.fonts))]
     return Source("gm", f"{font.name}:{gm_program}", GM_LICENCE, font=font, program=gm_program)
+
+
+def draw_gm_font(rng: random.Random, palette: Palette) -> Path:
+    """A GM font of the palette, uniformly (one draw from ``rng``)."""
+    if not palette.fonts:
+        raise ValueError("no General MIDI soundfont in the palette")
+    return palette.fonts[int(rng.random() * len(palette.fonts))]
