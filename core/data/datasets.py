@@ -46,6 +46,8 @@ class RandomCropDataset(Dataset):
        split has four), times a gain uniform in :data:`REMIX_GAIN` and a random
        polarity; the mixture is their sum, ``m = sum_c s_c g_c p_c``, and the target
        the remixed stem of the label (as Demucs, Open-Unmix and the MDX entries do).
+       With ``include_other``, the non-target parts join the sum from a fifth crop of
+       yet another track, with their own gain and polarity.
 
     Tracks shorter than a segment are zero-padded at the end.
 
@@ -84,6 +86,7 @@ class RandomCropDataset(Dataset):
         if not 0.0 <= remix <= 1.0:
             raise ValueError("remix must be a probability in [0, 1]")
         self.remix = float(remix)
+        self.include_other = bool(include_other)
         if seed < 0:
             raise ValueError("seed must be non-negative")
         if length < 1:
@@ -143,7 +146,17 @@ class RandomCropDataset(Dataset):
             gain = rng.uniform(*REMIX_GAIN) * (1.0 if rng.random() < 0.5 else -1.0)
             piece = self.tracks[track].read_target(instrument, offset, offset + self.segment_samples)
             stems[instrument, : piece.shape[0]] = piece * np.float32(gain)
-        return stems.sum(axis=0), stems[label]
+        mixture = stems.sum(axis=0)
+        if self.include_other:
+            track, offset = self._position(rng)
+            for _ in range(8):
+                if track not in used or len(used) >= len(self.tracks):
+                    break
+                track, offset = self._position(rng)
+            gain = rng.uniform(*REMIX_GAIN) * (1.0 if rng.random() < 0.5 else -1.0)
+            piece = self.tracks[track].read_other(offset, offset + self.segment_samples)
+            mixture[: piece.shape[0]] += piece * np.float32(gain)
+        return mixture, stems[label]
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         if not 0 <= index < self.length:
@@ -201,6 +214,13 @@ class ChunkDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+    def other(self, index: int) -> torch.Tensor:
+        """float32 ``(chunk_samples,)``: the non-target parts of chunk ``index`` (zeros
+        unless the dataset was read with ``include_other`` and the set has such parts)."""
+        track_index, chunk_index = self.chunks[index]
+        start = chunk_index * self.chunk_samples
+        return torch.from_numpy(self.tracks[track_index].read_other(start, start + self.chunk_samples))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, str, int]:
         track_index, chunk_index = self.chunks[index]

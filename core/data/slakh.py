@@ -81,6 +81,19 @@ class Track:
         """float32 ``(stop - start,)``: target ``index`` (INSTRUMENTS order) alone."""
         return np.asarray(self.pcm()[index, start:stop], dtype=np.float32) * np.float32(self.scale)
 
+    @property
+    def has_other(self) -> bool:
+        """Whether the cache holds an "other" row (decoded with ``include_other``)."""
+        return self.pcm().shape[0] > len(INSTRUMENTS)
+
+    def read_other(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """float32 ``(stop - start,)``: the non-target parts (zeros when not stored)."""
+        pcm = self.pcm()
+        if pcm.shape[0] <= len(INSTRUMENTS):
+            width = (pcm.shape[1] if stop is None else min(stop, pcm.shape[1])) - start
+            return np.zeros(max(width, 0), np.float32)
+        return np.asarray(pcm[len(INSTRUMENTS), start:stop], dtype=np.float32) * np.float32(self.scale)
+
     def audio(self) -> np.ndarray:
         """The whole track as :meth:`read` gives it: float32 ``(5, samples)``."""
         return self.read()

@@ -61,6 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"else {FALLBACK_TEACHER_SIGMA_MAX})")
     parser.add_argument("--out", type=Path, default=Path("eval-report"), metavar="REPORT_DIR",
                         help="folder for report.md and report.json (default: ./eval-report)")
+    parser.add_argument("--four-stem-mix", dest="include_other", action="store_false",
+                        help="mix only the four instruments (the paper's protocol); by default the "
+                             "set's non-target parts (vocals, strings...) stay in the mixture and the "
+                             "report adds a leakage table")
     parser.add_argument("--full-band", action="store_true",
                         help="score at the set's own rate (above 22.05 kHz, e.g. 'stemforge synth "
                              "--sample-rate 44100'): the model band, the full band and the band above "
@@ -90,11 +94,13 @@ def _run(args: argparse.Namespace, bar: ProgressBar) -> None:
     if args.full_band:
         _run_full_band(args, model, modes, settings, bar)
         return
-    source = ChunkSource(args.data, args.split, args.chunk_samples, args.max_chunks, progress=bar)
+    source = ChunkSource(args.data, args.split, args.chunk_samples, args.max_chunks, progress=bar,
+                         include_other=args.include_other)
     result = evaluate(model, source, modes, settings, seed=args.seed, total_chunks=len(source),
                       progress=bar)
     bar.clear()
     context = run_context(model, args.data, args.split, args.seed)
+    context["mixture_has_other"] = bool(args.include_other)
     markdown = markdown_report(result, context)
     md_path, json_path = write_reports(args.out, markdown, json_report(result, context))
     print(markdown)

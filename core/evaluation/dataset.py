@@ -26,21 +26,27 @@ class ChunkSource:
         max_chunks: read at most this many (None: all).
         progress: ``progress(fraction, message)`` while the reader decodes the split into
             its cache (first use of a dataset only).
+        include_other: the mixtures hold the set's non-target parts (vocals, strings...;
+            Slakh's other classes) and each chunk carries them as ``other``; False gives
+            four-instrument mixtures (the paper's protocol).
     """
 
     def __init__(self, root: Path, split: str, chunk_samples: int = 262144,
-                 max_chunks: int | None = None, progress: ProgressCallback = no_progress) -> None:
+                 max_chunks: int | None = None, progress: ProgressCallback = no_progress,
+                 include_other: bool = True) -> None:
         from core.data.datasets import ChunkDataset
 
         root = Path(root)
         if not root.is_dir():
             raise ConfigError(f"{root}: no such dataset folder")
         try:
-            self.dataset = ChunkDataset(root, split, chunk_samples=chunk_samples, progress=progress)
+            self.dataset = ChunkDataset(root, split, chunk_samples=chunk_samples, progress=progress,
+                                        include_other=include_other)
         except StemforgeError:
             raise
         except (OSError, ValueError, KeyError) as error:
             raise ConfigError(f"{root}: cannot read split {split!r} ({error})") from None
+        self.include_other = include_other
         available = len(self.dataset)
         if available == 0:
             raise ConfigError(f"{root}: split {split!r} has no usable {chunk_samples}-sample chunk")
@@ -52,4 +58,5 @@ class ChunkSource:
     def __iter__(self) -> Iterator[Chunk]:
         for index in range(self.count):
             mixture, stems, track, chunk_index = self.dataset[index]
-            yield Chunk(mixture, stems, str(track), int(chunk_index))
+            other = self.dataset.other(index) if self.include_other else None
+            yield Chunk(mixture, stems, str(track), int(chunk_index), other)

@@ -33,6 +33,7 @@ import torch
 
 from core.audio.overlap_add import overlap_add
 from core.errors import ConfigError
+from core.evaluation.leakage import LeakageTable
 from core.evaluation.metrics import SILENCE_THRESHOLD, is_silent, si_sdr
 from core.instruments import INSTRUMENTS, MODEL_SAMPLE_RATE
 from core.model import Preset, StemModel
@@ -100,12 +101,15 @@ PAPER_SETTINGS = ProtocolSettings()
 
 @dataclass(frozen=True)
 class Chunk:
-    """One dataset chunk: ``mixture (L,)``, ``stems (4, L)`` in :data:`INSTRUMENTS` order."""
+    """One dataset chunk: ``mixture (L,)``, ``stems (4, L)`` in :data:`INSTRUMENTS` order,
+    and, when the set's non-target parts are in the mixture, ``other (L,)`` (then the
+    model rows also get a leakage table, :mod:`core.evaluation.leakage`)."""
 
     mixture: torch.Tensor
     stems: torch.Tensor
     track: str
     index: int
+    other: torch.Tensor | None = None
 
 
 # -- windows -------------------------------------------------------------------------
@@ -291,6 +295,8 @@ class EvaluationResult:
     windows_total: int = 0
     windows_kept: int = 0
     active_windows: dict[str, int] = field(default_factory=dict)
+    leakage: dict[str, LeakageTable] = field(default_factory=dict)
+    """Model row name -> where its estimates' energy comes from (chunks with ``other`` only)."""
 
     def table(self, convention: str) -> dict[str, dict[str, float]]:
         """Row name -> {stem: mean SI-SDRi, "All": mean of the stems}."""
@@ -373,6 +379,10 @@ def evaluate(
             estimates = model_estimates(model, mixture, preset, generator, settings, cancel)
             rows[preset.name].seconds += time.perf_counter() - started
             rows[preset.name].add(window_si_sdri(estimates, mixture, stems, windows, window), windows.active)
+            if chunk.other is not None:
+                other = torch.as_tensor(chunk.other, dtype=torch.float32).reshape(-1)
+                result.leakage.setdefault(preset.name, LeakageTable()).add(
+                    estimates, stems, other, mixture, windows.starts, window, windows.active)
             report(done, preset.name)
     result.active_windows = {stem: int(n) for stem, n in zip(INSTRUMENTS, active_windows, strict=True)}
     progress(1.0, "evaluation done")

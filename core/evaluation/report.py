@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 import core
+from core.evaluation.leakage import markdown_leakage
 from core.evaluation.protocol import ALL, MIXTURE_ROW, ORACLE_ROW, EvaluationResult
 from core.instruments import INSTRUMENTS
 from core.model import StemModel
@@ -67,6 +68,8 @@ def markdown_report(result: EvaluationResult, context: dict) -> str:
         f"{result.windows_kept} of {result.windows_total} (at least {settings.min_active_stems} "
         f"stems with L2 norm / n >= {settings.silence_threshold:g})",
         f"- non-silent references among the kept windows: {active}",
+        "- mixtures: " + ("with the set's non-target parts (`other`)" if context.get("mixture_has_other")
+                          else "the four instruments only") + "",
         f"- seed {context.get('seed')}; measured {context.get('date')} on {context.get('machine')}",
         f"- reference rows: `{MIXTURE_ROW}` scores the mixture itself (0 dB by definition); "
         f"`{ORACLE_ROW}` masks the mixture's STFT ({settings.irm_fft}/{settings.irm_hop} Hann) with "
@@ -76,6 +79,13 @@ def markdown_report(result: EvaluationResult, context: dict) -> str:
     ]
     for convention, title in CONVENTION_TITLES.items():
         lines += [f"## {title}", "", markdown_table(result, convention), ""]
+    if result.leakage:
+        lines += ["## Leakage: where each estimate's energy comes from", "",
+                  "Least-squares projection of each estimate, per chunk, onto the true stems "
+                  "and `other` (the set's non-target parts: vocals, strings, synths...); energy "
+                  "summed over the chunks (core/evaluation/leakage.py).", ""]
+        for name, table in result.leakage.items():
+            lines += [markdown_leakage(name, table), ""]
     return "\n".join(lines)
 
 
@@ -108,6 +118,8 @@ def json_report(result: EvaluationResult, context: dict) -> dict:
         "active_windows": result.active_windows,
         "columns": list(COLUMNS),
         "rows": rows,
+        "mixture_has_other": context.get("mixture_has_other"),
+        "leakage": {name: table.to_dict() for name, table in result.leakage.items()},
     }
 
 

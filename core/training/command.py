@@ -113,6 +113,9 @@ OPTIONS: dict[str, dict] = {
     "workers": {"type": _non_negative_int, "help": "data-loading processes"},
     "remix": {"metavar": "P", "help": "probability that a training crop is remixed from four songs "
                                       "(random gains and polarities)"},
+    "include_other": {"help": "mixtures also hold the set's non-target parts (vocals, strings, "
+                                "synths...; Slakh's other classes), which the model learns to leave "
+                                "in 'other'; remixed crops draw them from another song too"},
     "checkpoint_minutes": {"help": "minutes between checkpoints"},
     "validate_every": {"help": "steps between validations"},
     "log_every": {"help": "steps between log lines"},

@@ -89,6 +89,9 @@ class TrainingConfig:
         remix: probability that a training crop is remixed from the stems of four
             songs with random gains and polarities (see
             :class:`core.data.datasets.RandomCropDataset`); 0 = never (the paper).
+        include_other: mixtures also hold the set's non-target parts (Slakh classes
+            other than the four; the vocals, strings, synths... of ``stemforge synth``),
+            which no target contains: the model learns to leave them in ``other``.
     """
 
     data: str = ""
@@ -112,6 +115,7 @@ class TrainingConfig:
     device: str = "auto"
     workers: int = 0
     remix: float = 0.0
+    include_other: bool = False
 
     stage = "base"
 

@@ -44,12 +44,14 @@ def open_datasets(resolved: ResolvedConfig, progress=None):
         resolved.segment_samples,
         seed=config.seed,
         remix=config.remix,
+        include_other=config.include_other,
         **extra,
     )
     validation_dataset = None
     if config.validation_crops > 0 and (Path(config.data) / config.validation_split).is_dir():
         validation_dataset = RandomCropDataset(
-            config.data, config.validation_split, resolved.segment_samples, seed=VALIDATION_CROP_SEED, **extra
+            config.data, config.validation_split, resolved.segment_samples, seed=VALIDATION_CROP_SEED,
+            include_other=config.include_other, **extra
         )
     return train_dataset, validation_dataset
 
