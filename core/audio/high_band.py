@@ -100,9 +100,14 @@ def smooth_frames(powers: np.ndarray, state: np.ndarray | None, decay: float) ->
 
 
 def band_power(spectra: np.ndarray, bins: np.ndarray) -> np.ndarray:
-    """``sum_{f in bins} |X(..., f)|^2`` of complex ``(..., F)`` spectra, in float64: ``(...)``."""
+    """``sum_{f in bins} |X(..., f)|^2`` of complex ``(..., F)`` spectra, in float64: ``(...)``.
+
+    Squared in float64: a float32 square overflows once ``|X|`` passes 1.8e19 (a float
+    input about 1e15 times full scale), which turned every stem into NaN.
+    """
     part = spectra[..., bins]
-    return (part.real**2 + part.imag**2).sum(-1, dtype=np.float64)
+    real, imag = part.real.astype(np.float64), part.imag.astype(np.float64)
+    return (real * real + imag * imag).sum(-1)
 
 
 class HighBandMasks:

@@ -108,3 +108,16 @@ def test_masks_are_shares_and_silence_claims_nothing():
     assert values.shape == (2, 4, 7, masks.high.size)
     assert values.min() >= 0 and values.sum(1).max() <= 1 + 1e-6
     assert values[:, 2].max() < 1e-6
+
+
+def test_a_float_input_far_beyond_full_scale_gets_finite_shares():
+    """Issue 32 case 3: at a peak of 7e18 the float32 squares of the reference powers
+    overflowed and every stem came out NaN. The shares do not depend on the level."""
+    rng = np.random.default_rng(4)
+    mix = rng.standard_normal((20000, 2))
+    stems = np.stack([band_limited(mix) * 0.7, band_limited(mix) * 0.3], axis=-1)
+    _, unit = run(HighBandAssigner(RATE, 2, 2), mix, stems, 4096)
+    with np.errstate(over="raise", invalid="raise"):
+        _, huge = run(HighBandAssigner(RATE, 2, 2), mix * 7e18, stems * 7e18, 4096)
+    assert np.isfinite(huge).all()
+    np.testing.assert_allclose(huge / 7e18, unit, rtol=1e-3, atol=1e-6)
