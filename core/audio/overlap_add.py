@@ -15,16 +15,71 @@ and last samples lie inside a segment rather than on a segment's edge, where a
 convolutional model's zero padding distorts its output most. Samples are pushed in blocks of
 any size and finished output comes back as soon as no later segment can touch it,
 so memory stays bounded by a few segments whatever the signal's length.
+
+A model may chunk differently (:class:`SegmentPlan`, declared by the model):
+
+- ``window="triangle"``: the triangle ``w[t] = min(t + 1, L - t)`` scaled to a peak of 1
+  (Demucs' ``apply_model`` with ``transition_power`` 1) instead of the raised-cosine ramps;
+- ``tail="centered"``: a segment that runs past the end of the signal (``n - s < L`` real
+  samples left) is not zero-padded at its end but moved back by ``d // 2``, ``d = L - (n - s)``,
+  so that its real samples sit in its middle: the model sees ``x[s - d//2 : s - d//2 + L]``
+  (zeros outside ``[0, n)``), and only its output samples ``[d//2, d//2 + n - s)`` are used,
+  weighted by ``w[: n - s]``. This is what ``demucs.apply.apply_model(model, mix, shifts=0,
+  split=True, overlap=...)`` does with its ``TensorChunk.padded`` and ``center_trim``; with the
+  same segment, hop and triangle it gives the same sum, sample for sample.
+
+The rows of the batch handed to the segment function are ordered position-major
+(row ``p * channels + c`` is channel ``c`` of position ``p``), so a stereo model's wrapper
+may regroup them into ``(positions, channels, segment)``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 SegmentFn = Callable[[np.ndarray], np.ndarray]
 """``(batch, segment)`` float32 mono segments -> ``(batch, outputs, segment)``."""
+
+WINDOWS: tuple[str, ...] = ("crossfade", "triangle")
+TAILS: tuple[str, ...] = ("zero", "centered")
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    """How a model's input is cut into segments and put back together (module docstring).
+
+    Attributes:
+        segment: segment length ``L`` in samples at the model's rate.
+        overlap: samples shared by neighbouring segments (hop ``L - overlap``).
+        margin: zeros framed around the signal (``"zero"`` tail only).
+        window: ``"crossfade"`` (raised-cosine ramps of ``overlap``) or ``"triangle"``.
+        tail: ``"zero"`` (the last segments are zero-padded at their end) or ``"centered"``.
+    """
+
+    segment: int
+    overlap: int
+    margin: int = 0
+    window: str = "crossfade"
+    tail: str = "zero"
+
+    def __post_init__(self) -> None:
+        if self.window not in WINDOWS or self.tail not in TAILS:
+            raise ValueError(f"unknown window {self.window!r} or tail {self.tail!r}")
+        if self.tail == "centered" and self.margin:
+            raise ValueError("a centered tail takes no margin")
+
+    @property
+    def hop(self) -> int:
+        return self.segment - self.overlap
+
+    def weights(self) -> np.ndarray:
+        """The window ``(segment,)`` float64."""
+        if self.window == "triangle":
+            return triangle_window(self.segment)
+        return crossfade_window(self.segment, self.overlap)
 
 
 def crossfade_window(segment: int, overlap: int) -> np.ndarray:
@@ -35,6 +90,13 @@ def crossfade_window(segment: int, overlap: int) -> np.ndarray:
         window[:overlap] = ramp
         window[segment - overlap :] = np.minimum(window[segment - overlap :], ramp[::-1])
     return window
+
+
+def triangle_window(segment: int) -> np.ndarray:
+    """Weights ``(segment,)``: ``min(t + 1, segment - t)`` over its maximum (``ceil(segment / 2)``),
+    the triangle of Demucs' ``apply_model`` (positive everywhere)."""
+    ramp = np.minimum(np.arange(1, segment + 1), np.arange(segment, 0, -1)).astype(np.float64)
+    return ramp / ramp.max()
 
 
 class OverlapAdd:
@@ -53,6 +115,8 @@ class OverlapAdd:
         before_batch: called before every call of ``fn`` (cancel checks).
         margin: zeros framed around the signal at both ends (``0 <= margin <= overlap``
             keeps every real sample away from the edges); the output never includes them.
+        window: ``"crossfade"`` or ``"triangle"`` (:class:`SegmentPlan`).
+        tail: ``"zero"`` or ``"centered"`` (:class:`SegmentPlan`).
     """
 
     def __init__(
@@ -65,7 +129,10 @@ class OverlapAdd:
         max_positions: int = 1,
         before_batch: Callable[[], None] | None = None,
         margin: int = 0,
+        window: str = "crossfade",
+        tail: str = "zero",
     ):
+        plan = SegmentPlan(segment, overlap, margin, window, tail)  # checks the names
         if not 0 <= overlap < segment:
             raise ValueError(f"overlap must be in [0, segment), got {overlap} for {segment}")
         if not 0 <= margin < segment:
@@ -77,7 +144,9 @@ class OverlapAdd:
         self.outputs = outputs
         self.max_positions = max(1, max_positions)
         self.before_batch = before_batch or (lambda: None)
-        self.window = crossfade_window(segment, overlap)
+        self.window = plan.weights()
+        self.tail = tail
+        self._history = segment // 2 if tail == "centered" else 0  # input kept before the next segment
         self.margin = margin
         self._to_drop = margin  # output samples of the leading zeros, not yet dropped
         self._input = np.zeros((channels, margin), np.float32)  # samples from _input_start on
@@ -87,6 +156,13 @@ class OverlapAdd:
         self._weight = np.zeros(0, np.float64)
         self._acc_start = 0
         self._finished = False
+
+    @classmethod
+    def from_plan(cls, fn: SegmentFn, plan: SegmentPlan, channels: int, outputs: int, max_positions: int = 1,
+                  before_batch: Callable[[], None] | None = None) -> OverlapAdd:
+        """The engine of a model's :class:`SegmentPlan`."""
+        return cls(fn, plan.segment, plan.overlap, channels, outputs, max_positions, before_batch,
+                   plan.margin, plan.window, plan.tail)
 
     @property
     def pushed(self) -> int:
@@ -111,6 +187,14 @@ class OverlapAdd:
         end = self.pushed  # the last real sample + 1
         if end == self.margin:  # nothing was pushed
             return self._join([])
+        if self.tail == "centered":  # every segment left runs past the end: each is centred
+            ready = []
+            while self._next_segment < end:
+                count = min(self.max_positions, -(-(end - self._next_segment) // self.hop))
+                self._run(count, total=end)
+                ready.append(self._emit(min(self._next_segment, end)))
+            ready.append(self._emit(end))
+            return self._join(ready)
         self._input = np.concatenate([self._input, np.zeros((self.channels, self.margin), np.float32)], axis=1)
         total = self.pushed
         ready = []
@@ -126,11 +210,14 @@ class OverlapAdd:
         starts = [self._next_segment + k * self.hop for k in range(count)]
         if total is not None:
             starts = [s for s in starts if s < total]
+        # per start: (first input sample, first output sample used, output samples used)
+        spans = [self._span(start, total) for start in starts]
         batch = np.zeros((len(starts), self.channels, self.segment), np.float32)
-        for i, start in enumerate(starts):
-            local = start - self._input_start
-            piece = self._input[:, local : local + self.segment]
-            batch[i, :, : piece.shape[1]] = piece
+        for i, (source, _, _) in enumerate(spans):
+            low = max(source, self._input_start)
+            high = min(source + self.segment, self.pushed)
+            piece = self._input[:, low - self._input_start : high - self._input_start]
+            batch[i, :, low - source : low - source + piece.shape[1]] = piece
         self.before_batch()
         flat = batch.reshape(len(starts) * self.channels, self.segment)
         result = np.asarray(self.fn(flat), np.float64)
@@ -146,14 +233,27 @@ class OverlapAdd:
             )
             self._weight = np.concatenate([self._weight, np.zeros(grow)])
         for i, start in enumerate(starts):
+            _, used, length = spans[i]
             local = start - self._acc_start
-            self._acc[:, :, local : local + self.segment] += result[i] * self.window
-            self._weight[local : local + self.segment] += self.window
+            window = self.window[:length]
+            self._acc[:, :, local : local + length] += result[i, :, :, used : used + length] * window
+            self._weight[local : local + length] += window
         self._next_segment = starts[-1] + self.hop
-        drop = self._next_segment - self._input_start
+        keep_from = max(0, self._next_segment - self._history)
+        drop = keep_from - self._input_start
         if drop > 0:
             self._input = self._input[:, drop:]
-            self._input_start = self._next_segment
+            self._input_start = keep_from
+
+    def _span(self, start: int, total: int | None) -> tuple[int, int, int]:
+        """Where the segment at ``start`` reads its input and which of its outputs count:
+        ``(first input sample, first output sample used, output samples used)``. Only a
+        centred tail's last segments differ from ``(start, 0, segment)``."""
+        if self.tail != "centered" or total is None or start + self.segment <= total:
+            return start, 0, self.segment
+        real = total - start
+        shift = (self.segment - real) // 2
+        return start - shift, shift, real
 
     def _emit(self, upto: int) -> np.ndarray:
         """Return normalised output for samples in ``[_acc_start, upto)`` and forget it."""
@@ -175,7 +275,9 @@ class OverlapAdd:
 
 
 def overlap_add(fn: SegmentFn, signal: np.ndarray, segment: int, overlap: int, outputs: int,
-                max_positions: int = 1, margin: int = 0) -> np.ndarray:
+                max_positions: int = 1, margin: int = 0, window: str = "crossfade",
+                tail: str = "zero") -> np.ndarray:
     """Apply ``fn`` to a whole ``(channels, n)`` signal; returns ``(channels, outputs, n)``."""
-    engine = OverlapAdd(fn, segment, overlap, signal.shape[0], outputs, max_positions, margin=margin)
+    engine = OverlapAdd(fn, segment, overlap, signal.shape[0], outputs, max_positions, margin=margin,
+                        window=window, tail=tail)
     return np.concatenate([engine.push(signal), engine.finish()], axis=2)

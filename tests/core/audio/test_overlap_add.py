@@ -83,3 +83,55 @@ def test_a_margin_keeps_the_signals_ends_off_the_segments_edges():
     assert plain[0] == 0.0
     assert framed.shape == (5000,) and framed[0] >= 199 and framed[-1] >= 199
     assert overlap_add(distance_to_edge, np.zeros((1, 0), np.float32), 1000, 200, 1, margin=200).shape == (1, 1, 0)
+
+
+class _SegmentDependentModel:
+    """A stand-in with Demucs' model attributes whose output depends on the whole segment
+    (its mean, a ramp, a running sum), so any difference in chunking shows."""
+
+    samplerate, segment, sources = 100, 10, ["a", "b"]
+    length = 1000
+
+    def valid_length(self, length):
+        return self.length
+
+    def __call__(self, x):  # (B, C, L) -> (B, 2, C, L)
+        import torch
+
+        ramp = torch.linspace(0, 1, x.shape[-1])
+        return torch.stack([x * ramp + x.mean(-1, keepdim=True), torch.cumsum(x, -1) / 100], 1)
+
+    def to(self, device):
+        return self
+
+    def eval(self):
+        return self
+
+
+@pytest.mark.parametrize("length", [1, 300, 999, 1000, 1001, 1750, 4321])
+@pytest.mark.parametrize("positions", [1, 3])
+def test_triangle_window_with_centered_tail_matches_demucs_apply_model(length, positions):
+    """The Demucs plan (triangle, hop int(0.75 L), centred tail) streamed in blocks of any
+    size gives demucs.apply.apply_model(shifts=0, split=True, overlap=0.25)."""
+    torch = pytest.importorskip("torch")
+    apply = pytest.importorskip("demucs.apply")
+    model = _SegmentDependentModel()
+    segment = model.length
+    mix = torch.from_numpy(np.random.default_rng(length).standard_normal((1, 2, length)).astype(np.float32))
+    expected = apply.apply_model(model, mix, shifts=0, split=True, overlap=0.25)[0].numpy()  # (S, C, n)
+
+    def stereo_segments(flat):  # rows are position-major: regroup the channel pairs
+        pairs = torch.from_numpy(flat).reshape(-1, 2, segment)
+        return model(pairs).permute(0, 2, 1, 3).reshape(-1, 2, segment).numpy()
+
+    engine = OverlapAdd(stereo_segments, segment, segment - int(0.75 * segment), channels=2, outputs=2,
+                        max_positions=positions, window="triangle", tail="centered")
+    rng, parts, start = np.random.default_rng(0), [], 0
+    while start < length:
+        size = int(rng.integers(1, 700))
+        parts.append(engine.push(mix[0, :, start : start + size].numpy()))
+        start += size
+    parts.append(engine.finish())
+    out = np.concatenate(parts, axis=2).transpose(1, 0, 2)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, atol=1e-5)
