@@ -6,6 +6,17 @@ INSTRUMENTS: tuple[str, ...] = ("bass", "drums", "guitar", "piano")
 RESIDUAL_STEM = "other"
 """Name of the residual stem: input minus the sum of the extracted stems."""
 
+RESIDUAL_STEM_BESIDE_OTHER = "residual"
+"""The residual's name when the model has a stem of its own called ``other`` (Demucs)."""
+
+
+def residual_stem(model_stems: tuple[str, ...] | list[str] = INSTRUMENTS) -> str:
+    """The residual's name for a model with these stems: :data:`RESIDUAL_STEM` (``other``),
+    or :data:`RESIDUAL_STEM_BESIDE_OTHER` (``residual``) when one of the model's own stems is
+    called ``other``, whether or not that stem is selected, so the two never collide and a
+    name means the same thing for every render of that model."""
+    return RESIDUAL_STEM_BESIDE_OTHER if RESIDUAL_STEM in model_stems else RESIDUAL_STEM
+
 MODEL_SAMPLE_RATE = 22050
 """Every network works on mono waveforms at this rate (core/METHOD.md section 1)."""
 
