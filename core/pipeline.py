@@ -10,7 +10,9 @@ Each channel is separated as its own mono signal (core/METHOD.md section 1). The
 blocks wait in a FIFO until the stems for the same frames come out, so the sink
 always receives sample-aligned pairs and, in total, **exactly** as many frames as
 the file has (the resamplers' rounding is padded or trimmed at the end). Memory is
-bounded by a few segments plus one block, whatever the file's duration.
+bounded by a few segments plus one block, whatever the file's duration; the stems
+leave the model rate in pieces of about one read block, so the file's rate (up to
+:data:`core.audio.reader.MAX_SAMPLE_RATE`) only scales the input waiting in the FIFO.
 
 Above the model's band edge the resampled stems are empty; with ``high_band="assign"``
 :class:`core.audio.high_band.HighBandAssigner` gives each stem its share of the
@@ -22,6 +24,7 @@ input's high band, by a rule (``"assign"``) or by a small trained network (``"le
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -59,10 +62,14 @@ class StreamSettings:
 
 
 class _Fifo:
-    """Frames waiting for their partner: ``(frames, ...)`` arrays popped in order."""
+    """Frames waiting for their partner: ``(frames, ...)`` arrays popped in order.
+
+    A pop joins only the parts it takes, so many small pops from a long queue (a
+    segment's worth of input at a high rate) cost what they return, not the queue.
+    """
 
     def __init__(self) -> None:
-        self._parts: list[np.ndarray] = []
+        self._parts: deque[np.ndarray] = deque()
         self.size = 0
 
     def push(self, block: np.ndarray) -> None:
@@ -71,11 +78,17 @@ class _Fifo:
             self.size += block.shape[0]
 
     def pop(self, count: int) -> np.ndarray:
-        joined = np.concatenate(self._parts, axis=0) if len(self._parts) != 1 else self._parts[0]
-        out, rest = joined[:count], joined[count:]
-        self._parts = [rest] if rest.shape[0] else []
-        self.size = rest.shape[0]
-        return out
+        taken, needed = [], min(count, self.size)
+        while needed:
+            head = self._parts[0]
+            if head.shape[0] <= needed:
+                taken.append(self._parts.popleft())
+            else:
+                taken.append(head[:needed])
+                self._parts[0] = head[needed:]
+            needed -= taken[-1].shape[0]
+            self.size -= taken[-1].shape[0]
+        return taken[0] if len(taken) == 1 else np.concatenate(taken, axis=0)
 
 
 class SegmentRunner:
@@ -148,13 +161,21 @@ def separate_stream(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
     high_band: str = DEFAULT_HIGH_BAND,
+    blocks: Iterable[np.ndarray] | None = None,
 ) -> int:
     """Separate a probed file into ``instruments``, feeding aligned blocks to ``sink``.
+
+    Args:
+        blocks: the file's samples when the caller reads them itself (an
+            :meth:`core.audio.reader.AudioSource.blocks`, which hashes what it reads);
+            by default the file at ``info.path`` is opened and read here.
 
     Returns:
         The number of frames delivered (the file's frame count).
     """
-    return separate_blocks(read_blocks(info, settings.block_frames), info.samplerate, info.channels,
+    if blocks is None:
+        blocks = read_blocks(info, settings.block_frames)
+    return separate_blocks(blocks, info.samplerate, info.channels,
                            info.frames, info.path.name, model, instruments, preset, sink, seed,
                            settings, progress, cancel, high_band)
 
@@ -208,18 +229,26 @@ def separate_blocks(
             sink(mix, stem_block)
             delivered += mix.shape[0]
 
+    # Model-rate samples whose stems make about one read block at the file's rate: the
+    # stems go up, through the high band and to the sink in pieces of that size, so
+    # memory does not grow with the rate (a segment at 768 kHz is 4.6 M frames per stem).
+    piece = max(1, settings.block_frames * model_rate // rate)
+
     def deliver(stem_block_at_model_rate: np.ndarray, last: bool) -> None:
         # (C, S, m) -> (m, C*S) -> resample -> (k, C, S)
         flat = stem_block_at_model_rate.transpose(2, 0, 1).reshape(-1, channels * stems)
-        pending_stems.push(up.push(flat, last=last).astype(np.float64).reshape(-1, channels, stems))
-        if last:  # pad or trim the resamplers' rounding so the lengths match exactly
-            missing = pending_mix.size - pending_stems.size
-            if missing > 0:
-                pending_stems.push(np.zeros((missing, channels, stems)))
-        count = min(pending_mix.size, pending_stems.size)
-        if count:
-            mix, stem_block = pending_mix.pop(count), pending_stems.pop(count)
-            emit(*(assigner.push(mix, stem_block) if assigner else (mix, stem_block)))
+        for start in range(0, max(flat.shape[0], 1), piece):
+            final = last and start + piece >= flat.shape[0]
+            up_block = up.push(flat[start : start + piece], last=final)
+            pending_stems.push(up_block.astype(np.float64).reshape(-1, channels, stems))
+            if final:  # pad or trim the resamplers' rounding so the lengths match exactly
+                missing = pending_mix.size - pending_stems.size
+                if missing > 0:
+                    pending_stems.push(np.zeros((missing, channels, stems)))
+            count = min(pending_mix.size, pending_stems.size)
+            if count:
+                mix, stem_block = pending_mix.pop(count), pending_stems.pop(count)
+                emit(*(assigner.push(mix, stem_block) if assigner else (mix, stem_block)))
         if last and assigner:
             emit(*assigner.finish())
 
