@@ -6,7 +6,12 @@ Data flow, block by block (R = file rate, r = model rate, C channels, S stems)::
          --soxr--> (k, C*S) @R --align with the input--> (mix (k, C), stems (k, C, S))
          --high band (R > 2 * 11 025 Hz, "assign"/"learned")--> sink(mix (k', C), stems (k', C, S))
 
-Each channel is separated as its own mono signal (core/METHOD.md section 1). The input
+The model decides how the signal is cut (:mod:`core.models.interface`): its rate, its
+segment plan (segment, overlap, window, how the end is padded) and its channels. A mono
+model separates each channel as its own mono signal (core/METHOD.md section 1); a stereo
+model gets both channels of a segment together, and a mono file is duplicated into its two
+channels and its stems averaged back to one. A preset with ``shifts`` runs the plan at
+several delays and averages the renders (:mod:`core.audio.shift_ensemble`). The input
 blocks wait in a FIFO until the stems for the same frames come out, so the sink
 always receives sample-aligned pairs and, in total, **exactly** as many frames as
 the file has (the resamplers' rounding is padded or trimmed at the end). Memory is
@@ -17,8 +22,11 @@ leave the model rate in pieces of about one read block, so the file's rate (up t
 Above the model's band edge the resampled stems are empty; with ``high_band="assign"``
 :class:`core.audio.high_band.HighBandAssigner` gives each stem its share of the
 input's high band, by a rule (``"assign"``) or by a small trained network (``"learned"``,
-:mod:`core.audio.learned_high_band`); ``"residual"`` leaves it all to ``other``. Inputs at or below
-22 050 Hz have no high band and skip that stage.
+:mod:`core.audio.learned_high_band`); ``"residual"`` leaves it all to the residual. Inputs
+whose band is not wider than the model's (at or below 22 050 Hz for a 22 050 Hz model, 44 100 Hz
+for a 44 100 Hz one) have no high band and skip that stage. The learned network knows the
+default model's stems and band edge only; for other models ``"learned"`` falls back to
+``"assign"`` (:func:`effective_high_band`; the recipe records the mode applied).
 """
 
 from __future__ import annotations
@@ -33,10 +41,12 @@ import torch
 
 from core.audio.high_band import HighBandAssigner, HighBandMasks, has_high_band
 from core.audio.overlap_add import OverlapAdd
+from core.audio.shift_ensemble import MAX_SHIFT_SECONDS, ShiftEnsemble, shift_delays
 from core.audio.reader import AudioInfo, read_blocks
 from core.audio.resample import StreamResampler
-from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES
+from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, INSTRUMENTS, MODEL_SAMPLE_RATE
 from core.model import Preset, StemModel
+from core.models.interface import model_channels, model_segment_plan
 from core.progress import NEVER_CANCELLED, CancelToken, ProgressCallback, no_progress
 
 log = logging.getLogger(__name__)
@@ -92,7 +102,13 @@ class _Fifo:
 
 
 class SegmentRunner:
-    """Calls the model on a batch of mono segments, falling back on out-of-memory errors.
+    """Calls the model on a batch of segments, falling back on out-of-memory errors.
+
+    The batch holds ``channels`` rows per segment position, position-major (as
+    :class:`~core.audio.overlap_add.OverlapAdd` hands them). A mono model gets every row
+    on its own; a stereo model (:func:`~core.models.interface.model_channels` 2) gets each
+    position's pair, ``(P, 2, L)``, and a mono signal (``channels == 1``) is duplicated into
+    both of its channels and the two estimates averaged.
 
     On a CUDA out-of-memory error the model's ``max_batch`` is halved and the call
     retried; at a batch of one the model moves to the CPU. Each fallback is reported
@@ -100,16 +116,21 @@ class SegmentRunner:
     """
 
     def __init__(self, model: StemModel, instruments: Sequence[str], preset: Preset,
-                 generator: torch.Generator, cancel: CancelToken, notify: Callable[[str], None]):
+                 generator: torch.Generator, cancel: CancelToken, notify: Callable[[str], None],
+                 channels: int = 1):
         self.model = model
         self.instruments = tuple(instruments)
         self.preset = preset
         self.generator = generator
         self.cancel = cancel
         self.notify = notify
+        self.channels = channels
+        self.model_channels = model_channels(model)
+        if self.model_channels == 2 and channels not in (1, 2):
+            raise ValueError(f"a stereo model takes 1 or 2 channels, not {channels}")
 
     def __call__(self, segments: np.ndarray) -> np.ndarray:
-        """``(B, L)`` float32 -> ``(B, S, L)`` float32.
+        """``(B, L)`` float32 -> ``(B, S, L)`` float32 (``B`` = positions x channels).
 
         Each call draws its noise from a generator seeded by (seed, call number), so a
         retry after an out-of-memory error repeats exactly the same render.
@@ -119,13 +140,23 @@ class SegmentRunner:
             try:
                 with torch.inference_mode():
                     mixture = torch.from_numpy(np.ascontiguousarray(segments)).to(self.model.device)
-                    stems = self.model.separate(
-                        mixture, self.instruments, self.preset,
-                        torch.Generator().manual_seed(call_seed), self.cancel,
-                    )
+                    stems = self._separate(mixture, torch.Generator().manual_seed(call_seed))
                     return stems.float().cpu().numpy()
             except torch.cuda.OutOfMemoryError:
                 self._fall_back()
+
+    def _separate(self, mixture: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``(B, L)`` rows -> ``(B, S, L)``, through the model's own layout."""
+        if self.model_channels == 1:
+            return self.model.separate(mixture, self.instruments, self.preset, generator, self.cancel)
+        count, length = mixture.shape
+        pairs = mixture.reshape(count // self.channels, self.channels, length)
+        if self.channels == 1:
+            pairs = pairs.expand(-1, 2, -1).contiguous()
+        stems = self.model.separate(pairs, self.instruments, self.preset, generator, self.cancel)  # (P, S, 2, L)
+        if self.channels == 1:
+            return stems.mean(dim=2)
+        return stems.permute(0, 2, 1, 3).reshape(count, len(self.instruments), length)
 
     def _fall_back(self) -> None:
         if torch.cuda.is_available():
@@ -141,6 +172,17 @@ class SegmentRunner:
             raise MemoryError("out of memory on the CPU")
 
 
+def effective_high_band(high_band: str, model: StemModel, instruments: Sequence[str]) -> str:
+    """The high-band mode applied: ``"learned"`` only where the learned network serves
+    (stems it knows, :data:`~core.instruments.INSTRUMENTS`, and the band edge it was trained
+    at, half of :data:`~core.instruments.MODEL_SAMPLE_RATE`), else ``"assign"``; other modes
+    as given."""
+    if high_band == "learned" and (model.sample_rate != MODEL_SAMPLE_RATE
+                                   or any(name not in INSTRUMENTS for name in instruments)):
+        return "assign"
+    return high_band
+
+
 def high_band_masks(high_band: str, instruments: Sequence[str], model_id: str) -> Callable:
     """The masks' maker of the :class:`HighBandAssigner` for ``"assign"`` or ``"learned"``."""
     if high_band == "learned":
@@ -148,6 +190,17 @@ def high_band_masks(high_band: str, instruments: Sequence[str], model_id: str) -
 
         return learned_masks_maker(instruments, model_id)
     return HighBandMasks
+
+
+def segment_engine(runner: SegmentRunner, model: StemModel, preset: Preset, channels: int, stems: int, seed: int,
+                   settings: StreamSettings, cancel: CancelToken) -> OverlapAdd | ShiftEnsemble:
+    """The overlap-add of the model's segment plan, or with ``preset.shifts`` the shift
+    ensemble of that plan (delays drawn from ``seed``)."""
+    plan = model_segment_plan(model, settings.overlap_fraction)
+    if preset.shifts:
+        delays = shift_delays(preset.shifts, int(MAX_SHIFT_SECONDS * model.sample_rate), seed)
+        return ShiftEnsemble(runner, plan, delays, channels, stems, settings.max_positions, cancel.check)
+    return OverlapAdd.from_plan(runner, plan, channels, stems, settings.max_positions, cancel.check)
 
 
 def separate_stream(
@@ -207,13 +260,11 @@ def separate_blocks(
         raise ValueError(f"unknown high-band mode {high_band!r}; choose from {', '.join(HIGH_BAND_MODES)}")
     stems = len(instruments)
     model_rate = model.sample_rate
-    segment = model.segment_samples
-    overlap = int(segment * settings.overlap_fraction)
+    high_band = effective_high_band(high_band, model, instruments)
     generator = torch.Generator().manual_seed(seed)
     runner = SegmentRunner(model, instruments, preset, generator, cancel,
-                           notify=lambda message: progress(frames_read / max(frames, 1), message))
-    engine = OverlapAdd(runner, segment, overlap, channels, stems,
-                        max_positions=settings.max_positions, before_batch=cancel.check, margin=overlap)
+                           notify=lambda message: progress(frames_read / max(frames, 1), message), channels=channels)
+    engine = segment_engine(runner, model, preset, channels, stems, seed, settings, cancel)
     down = StreamResampler(rate, model_rate, channels)
     up = StreamResampler(model_rate, rate, channels * stems)
     assigner = (HighBandAssigner(rate, channels, stems, model_rate / 2,

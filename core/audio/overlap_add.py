@@ -117,6 +117,9 @@ class OverlapAdd:
             keeps every real sample away from the edges); the output never includes them.
         window: ``"crossfade"`` or ``"triangle"`` (:class:`SegmentPlan`).
         tail: ``"zero"`` or ``"centered"`` (:class:`SegmentPlan`).
+        lead: zeros before the signal (after the margin), their outputs dropped: the signal
+            delayed by ``lead`` samples for the segment plan, realigned on output (one
+            render of a shift ensemble, :mod:`core.audio.shift_ensemble`).
     """
 
     def __init__(
@@ -131,6 +134,7 @@ class OverlapAdd:
         margin: int = 0,
         window: str = "crossfade",
         tail: str = "zero",
+        lead: int = 0,
     ):
         plan = SegmentPlan(segment, overlap, margin, window, tail)  # checks the names
         if not 0 <= overlap < segment:
@@ -148,8 +152,9 @@ class OverlapAdd:
         self.tail = tail
         self._history = segment // 2 if tail == "centered" else 0  # input kept before the next segment
         self.margin = margin
-        self._to_drop = margin  # output samples of the leading zeros, not yet dropped
-        self._input = np.zeros((channels, margin), np.float32)  # samples from _input_start on
+        self._leading = margin + max(0, lead)  # zeros in front of the signal
+        self._to_drop = self._leading  # output samples of the leading zeros, not yet dropped
+        self._input = np.zeros((channels, self._leading), np.float32)  # samples from _input_start on
         self._input_start = 0
         self._next_segment = 0  # absolute start of the next segment to run
         self._acc = np.zeros((channels, outputs, 0), np.float64)  # from _acc_start on
@@ -159,10 +164,10 @@ class OverlapAdd:
 
     @classmethod
     def from_plan(cls, fn: SegmentFn, plan: SegmentPlan, channels: int, outputs: int, max_positions: int = 1,
-                  before_batch: Callable[[], None] | None = None) -> OverlapAdd:
+                  before_batch: Callable[[], None] | None = None, lead: int = 0) -> OverlapAdd:
         """The engine of a model's :class:`SegmentPlan`."""
         return cls(fn, plan.segment, plan.overlap, channels, outputs, max_positions, before_batch,
-                   plan.margin, plan.window, plan.tail)
+                   plan.margin, plan.window, plan.tail, lead)
 
     @property
     def pushed(self) -> int:
@@ -185,7 +190,7 @@ class OverlapAdd:
         """Run the remaining (zero-padded) segments; return the rest of the output."""
         self._finished = True
         end = self.pushed  # the last real sample + 1
-        if end == self.margin:  # nothing was pushed
+        if end == self._leading:  # nothing was pushed
             return self._join([])
         if self.tail == "centered":  # every segment left runs past the end: each is centred
             ready = []
