@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -70,11 +69,14 @@ HOW_TO_GET_ONE = (
 def model_search_paths() -> list[Path]:
     """Folders searched for bundles, in priority order.
 
-    ``$STEMFORGE_MODELS`` (os.pathsep-separated), ``~/.local/share/stemforge/models``,
-    ``<repo>/resources/models``, and ``sys._MEIPASS/resources/models`` in a PyInstaller app.
+    The user's model folders (:func:`core.models.store.user_folders`: ``$STEMFORGE_MODELS``,
+    os.pathsep-separated, then the platform's data folder, ``~/.local/share/stemforge/models``
+    on Linux), ``<repo>/resources/models``, and ``sys._MEIPASS/resources/models`` in a
+    PyInstaller app.
     """
-    paths = [Path(p).expanduser() for p in os.environ.get("STEMFORGE_MODELS", "").split(os.pathsep) if p]
-    paths.append(Path.home() / ".local" / "share" / "stemforge" / "models")
+    from core.models.store import user_folders
+
+    paths = user_folders()
     paths.append(Path(core.__file__).resolve().parent.parent / "resources" / "models")
     frozen = getattr(sys, "_MEIPASS", None)
     if frozen:

@@ -41,9 +41,9 @@ import torch
 
 from core.audio.high_band import HighBandAssigner, HighBandMasks, has_high_band
 from core.audio.overlap_add import OverlapAdd
-from core.audio.shift_ensemble import MAX_SHIFT_SECONDS, ShiftEnsemble, shift_delays
 from core.audio.reader import AudioInfo, read_blocks
 from core.audio.resample import StreamResampler
+from core.audio.shift_ensemble import MAX_SHIFT_SECONDS, ShiftEnsemble, shift_delays
 from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, INSTRUMENTS, MODEL_SAMPLE_RATE
 from core.model import Preset, StemModel
 from core.models.interface import model_channels, model_segment_plan

@@ -68,7 +68,7 @@ class ShiftEnsemble:
         return self._collect([engine.finish() for engine in self.engines])
 
     def _collect(self, parts: list[np.ndarray]) -> np.ndarray:
-        self._waiting = [np.concatenate([waiting, part], axis=2) for waiting, part in zip(self._waiting, parts)]
+        self._waiting = [np.concatenate([waiting, part], axis=2) for waiting, part in zip(self._waiting, parts, strict=True)]
         ready = min(waiting.shape[2] for waiting in self._waiting)
         total = np.zeros((self.channels, self.outputs, ready))
         for index, waiting in enumerate(self._waiting):

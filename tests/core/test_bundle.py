@@ -151,6 +151,7 @@ def test_search_paths(monkeypatch, tmp_path):
     monkeypatch.undo()  # the real search path function
     monkeypatch.setenv("STEMFORGE_MODELS", str(tmp_path / "a"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
     monkeypatch.setattr("sys._MEIPASS", str(tmp_path / "frozen"), raising=False)
     repo = Path(core.__file__).resolve().parent.parent
     assert model_search_paths() == [
