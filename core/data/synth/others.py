@@ -180,7 +180,7 @@ def compose_other_parts(seed: int, plan: SongPlan, pool: str = "train",
             parts.append(OtherPart("gm", family.name, family.inst_class, role, tuple(notes),
                                    rng.uniform(-8.0, -1.0), rng.randint(25, 103), "MIT",
                                    program=rng.choice(family.programs)))
-    return parts
+    return [part for part in parts if part.notes]
 
 
 def _write(role: str, plan: SongPlan, rng: random.Random, active: set[int],

@@ -197,11 +197,48 @@ def _pitch_contour(rng: random.Random, seconds: float, glide_from: int | None, p
     return cents
 
 
+MAX_PASS_STRETCH = 2.5
+"""Praat's overlap-add lengthens a stretch at most about 3x per pass (measured: a 0.36 s
+syllable asked for 1.2 s or 2 s came out at 1.07 s); longer notes take several passes."""
+
+
+def _psola(audio: np.ndarray, onset: float, factor: float, rng: random.Random,
+           contour=None) -> np.ndarray:
+    """One overlap-add pass: ``audio`` (float32, :data:`VOICE_RATE`) with its first
+    ``onset`` seconds kept and the rest stretched by ``factor``; ``contour(u, t)`` gives
+    the pitch in Hz at input times ``u`` (output times ``t``), None keeps the pitch."""
+    parselmouth, call = _parselmouth()
+    length = audio.shape[0] / VOICE_RATE
+    sound = parselmouth.Sound(audio.astype(np.float64), VOICE_RATE)
+    manipulation = call(sound, "To Manipulation", 0.01, 60, 600)
+    duration_tier = call("Create DurationTier", "stretch", 0, length)
+    call(duration_tier, "Add point", 0.0, 1.0 if onset > 0 else factor)
+    if onset > 0:
+        call(duration_tier, "Add point", onset, 1.0)
+        call(duration_tier, "Add point", min(onset + 0.02, length), factor)
+    call(duration_tier, "Add point", length, factor)
+    call([manipulation, duration_tier], "Replace duration tier")
+    if contour is not None:
+        pitch_tier = call(manipulation, "Extract pitch tier")
+        call(pitch_tier, "Remove points between", 0, length)
+        original = np.arange(0.0, length, 0.01)
+        output = np.where(original < onset, original, onset + (original - onset) * factor)
+        for u, hz in zip(original, contour(output), strict=True):
+            call(pitch_tier, "Add point", float(u), float(hz))
+        call([pitch_tier, manipulation], "Replace pitch tier")
+    # Praat's overlap-add draws random periods in unvoiced stretches: seed it from ``rng``
+    # so that a song seed gives bit-identical audio
+    parselmouth.praat.run(f"random_initializeWithSeedUnsafelyButPredictably ({rng.getrandbits(31)})")
+    result = call(manipulation, "Get resynthesis (overlap-add)")
+    parselmouth.praat.run("random_initializeSafelyAndUnpredictably ()")
+    return np.asarray(result.values[0], np.float32)
+
+
 def sing_note(syllable: np.ndarray, sung: SungNote, rng: random.Random,
               detune_cents: float = 0.0) -> np.ndarray:
     """float32 ``(m,)`` at :data:`VOICE_RATE`: ``syllable`` stretched to the note's length
-    and sung on its pitch (see the module doc), with 10 ms fades."""
-    parselmouth, call = _parselmouth()
+    and sung on its pitch (see the module doc), with 10 ms fades. Stretches beyond
+    :data:`MAX_PASS_STRETCH` run in several passes, the pitch imposed in the last."""
     length = syllable.shape[0] / VOICE_RATE
     target = max(sung.note.duration, 0.08)
     if length < 0.05:
@@ -211,31 +248,20 @@ def sing_note(syllable: np.ndarray, sung: SungNote, rng: random.Random,
         factor = (target - onset) / max(length - onset, 1e-3)
     else:
         onset, factor = 0.0, target / length
-    factor = min(max(factor, 0.25), 40.0)
-
-    sound = parselmouth.Sound(syllable.astype(np.float64), VOICE_RATE)
-    manipulation = call(sound, "To Manipulation", 0.01, 60, 600)
-    duration_tier = call("Create DurationTier", "stretch", 0, length)
-    call(duration_tier, "Add point", 0.0, 1.0)
-    if onset > 0:
-        call(duration_tier, "Add point", onset, 1.0)
-        call(duration_tier, "Add point", min(onset + 0.02, length), factor)
-    else:
-        call(duration_tier, "Add point", min(0.001, length), factor)
-    call(duration_tier, "Add point", length, factor)
-    call([manipulation, duration_tier], "Replace duration tier")
-
-    pitch_tier = call(manipulation, "Extract pitch tier")
-    call(pitch_tier, "Remove points between", 0, length)
-    original = np.arange(0.0, length, 0.01)
-    output = np.where(original < onset, original, onset + (original - onset) * factor)
+    factor = min(max(factor, 0.25), 60.0)
+    passes = max(1, math.ceil(math.log(factor) / math.log(MAX_PASS_STRETCH))) if factor > 1 else 1
+    step = factor ** (1.0 / passes)
+    audio = syllable
+    for _ in range(passes - 1):
+        audio = _psola(audio, onset, step, rng)
     hz = 440.0 * 2.0 ** ((sung.note.pitch - 69) / 12.0)
-    cents = _pitch_contour(rng, target, sung.glide_from, sung.note.pitch, output) + detune_cents
-    for u, c in zip(original, cents, strict=True):
-        call(pitch_tier, "Add point", float(u), float(hz * 2.0 ** (c / 1200.0)))
-    call([pitch_tier, manipulation], "Replace pitch tier")
-    result = call(manipulation, "Get resynthesis (overlap-add)")
-    audio = np.asarray(result.values[0], np.float32)
+    cents_rng = random.Random(rng.getrandbits(32))
+
+    def contour(times: np.ndarray) -> np.ndarray:
+        cents = _pitch_contour(cents_rng, target, sung.glide_from, sung.note.pitch, times)
+        return hz * 2.0 ** ((cents + detune_cents) / 1200.0)
+
+    audio = _psola(audio, onset, step, rng, contour)
     fade = min(int(FADE_SECONDS * VOICE_RATE), audio.shape[0] // 2)
     if fade > 0:
         ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)

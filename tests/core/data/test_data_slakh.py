@@ -161,11 +161,18 @@ def test_cache_goes_to_the_user_cache_when_the_dataset_is_not_writable(tmp_path,
 
 def test_reads_the_generated_dataset(tiny_synth):
     for split in ("train", "validation", "test"):
-        (track,) = load_split(tiny_synth, split)
-        audio = track.audio()
+        folder = next((tiny_synth / split).glob("Track*"))
+        mix, _ = sf.read(folder / "mix.flac", dtype="float32")
+        other, _ = sf.read(folder / "other.wav", dtype="float32")
+        (whole,) = load_split(tiny_synth, split, include_other=True)
+        audio = whole.audio()
         assert audio.shape == (5, 3 * 22050)
-        mix, _ = sf.read(next((tiny_synth / split).glob("Track*")) / "mix.flac", dtype="float32")
         assert np.array_equal(audio[0], mix)  # exact: 16-bit stems sum to the 16-bit mix
+        assert np.array_equal(whole.read_other(), other)
+        (four,) = load_split(tiny_synth, split)  # the non-target parts left out of the mix
+        assert np.array_equal(four.audio()[0], mix - other)
+        assert np.array_equal(four.audio()[1:], audio[1:])
+        assert not four.has_other and not np.any(four.read_other(10, 20))
 
 
 def test_parallel_decoding_gives_the_same_cache_and_warnings(tmp_path):

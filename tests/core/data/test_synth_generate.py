@@ -53,8 +53,10 @@ def test_layout_metadata_and_disjoint_splits(tiny_synth):
         for stem_id, info in metadata["stems"].items():
             assert (directory / "stems" / f"{stem_id}.flac").is_file()
             assert (directory / "MIDI" / f"{stem_id}.mid").read_bytes()[:4] == b"MThd"
-            assert info["inst_class"] in ("Bass", "Drums", "Guitar", "Piano")
             assert info["is_drum"] == (info["inst_class"] == "Drums")
+            if info["inst_class"] not in ("Bass", "Drums", "Guitar", "Piano"):
+                assert info["source_kind"] in ("gm", "voice", "noise") and info["family"], info
+                continue  # a non-target part (tests/core/data/test_synth_others.py)
             ranges = {"Bass": range(32, 40), "Guitar": range(24, 32), "Piano": range(0, 8)}
             if not info["is_drum"]:
                 assert info["program_num"] in ranges[info["inst_class"]]
@@ -155,13 +157,18 @@ def test_each_stem_renders_into_its_own_output():
         assert loud == [i == solo for i in range(len(song.stems))], (solo, loud)
 
 
+def _soundfont_stems(song):
+    """The song without its sung and noise parts (FluidSynth renders the rest)."""
+    return dataclasses.replace(song, stems=tuple(s for s in song.stems if s.sound.font is not None))
+
+
 def test_rendering_does_not_depend_on_what_was_rendered_before():
     from core.data.synth.fonts import default_fonts
     from core.data.synth.render import render_song
 
     fonts = default_fonts()
-    first = compose_song(song_seed(1, 0), 2.0, fonts)
-    other = compose_song(song_seed(1, 1), 2.0, fonts)
+    first = _soundfont_stems(compose_song(song_seed(1, 0), 2.0, fonts))
+    other = _soundfont_stems(compose_song(song_seed(1, 1), 2.0, fonts))
     a = render_song(first, 22050)
     render_song(other, 22050)
     assert np.array_equal(a, render_song(first, 22050))
@@ -172,7 +179,7 @@ def test_each_stem_sounds_as_when_rendered_alone_with_its_own_font():
     from core.data.synth.render import render_song
 
     fonts = default_fonts()
-    songs = (compose_song(song_seed(2, i), 3.0, fonts) for i in range(200))
+    songs = (_soundfont_stems(compose_song(song_seed(2, i), 3.0, fonts)) for i in range(200))
     song = next(
         s for s in songs if len({st.sound.font for st in s.stems}) == 2 and len(s.stems) >= 3
     )
