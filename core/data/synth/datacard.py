@@ -9,6 +9,9 @@ describes whatever the folder holds, resumed or extended runs included:
 - the share of stems through each effect (per class), and of songs through each
   bus effect;
 - loudness statistics of the mixes (RMS, peak, crest factor, in dB);
+- the non-target parts (``other``): share of songs with a lead vocal and with any such
+  part, parts per song, songs per family and per voice, and the level of the lead vocal
+  and of the other parts relative to the mix (active windows, dB);
 - the attributions that CC BY sources require.
 """
 
@@ -49,6 +52,7 @@ def collect(out_dir: Path) -> dict:
     bus: dict[str, int] = defaultdict(int)
     loudness: dict[str, list[float]] = defaultdict(list)
     songs = {split: 0 for split in SPLITS}
+    other = _OtherParts()
     for split in SPLITS:
         for metadata_path in sorted((out_dir / split).glob("Track*/metadata.yaml")):
             with open(metadata_path, encoding="utf-8") as handle:
@@ -60,6 +64,7 @@ def collect(out_dir: Path) -> dict:
                 bus[name] += 1
             for key, value in extra.get("loudness", {}).items():
                 loudness[key].append(float(value))
+            other.add(split, metadata.get("stems", {}).values())
             for stem in metadata.get("stems", {}).values():
                 instrument = str(stem.get("inst_class", "")).lower()
                 name = str(stem.get("source", stem.get("plugin_name", "?")))
@@ -105,7 +110,58 @@ def collect(out_dir: Path) -> dict:
             for key, values in sorted(loudness.items())
             if values
         },
+        "other_parts": other.summary(songs),
     }
+
+
+TARGET_CLASSES = frozenset({"bass", "drums", "guitar", "piano"})
+
+
+def _spread(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    return {"p10": round(float(np.percentile(values, 10)), 2),
+            "median": round(float(np.median(values)), 2),
+            "p90": round(float(np.percentile(values, 90)), 2)}
+
+
+class _OtherParts:
+    """Running counts of the non-target parts (see the module doc)."""
+
+    def __init__(self) -> None:
+        self.with_vocal = {split: 0 for split in SPLITS}
+        self.with_any = {split: 0 for split in SPLITS}
+        self.parts = 0
+        self.families: dict[str, int] = defaultdict(int)
+        self.voices: dict[str, int] = defaultdict(int)
+        self.vocal_levels: list[float] = []
+        self.other_levels: list[float] = []
+
+    def add(self, split: str, stems) -> None:
+        others = [s for s in stems if str(s.get("inst_class", "")).lower() not in TARGET_CLASSES]
+        self.parts += len(others)
+        self.with_any[split] += int(bool(others))
+        self.with_vocal[split] += int(any(s.get("family") == "lead vocal" for s in others))
+        for stem in others:
+            self.families[str(stem.get("family", stem.get("inst_class", "?")))] += 1
+            if stem.get("voice"):
+                self.voices[str(stem["voice"])] += 1
+            level = stem.get("level_db_re_mix")
+            if level is not None:
+                target = self.vocal_levels if stem.get("family") == "lead vocal" else self.other_levels
+                target.append(float(level))
+
+    def summary(self, songs: dict[str, int]) -> dict:
+        total = max(sum(songs.values()), 1)
+        return {
+            "songs_with_lead_vocal": {s: round(self.with_vocal[s] / songs[s], 3) for s in SPLITS if songs[s]},
+            "songs_with_any": {s: round(self.with_any[s] / songs[s], 3) for s in SPLITS if songs[s]},
+            "parts_per_song": round(self.parts / total, 2),
+            "families": dict(sorted(self.families.items())),
+            "voices": dict(sorted(self.voices.items())),
+            "lead_vocal_level_re_mix_db": _spread(self.vocal_levels),
+            "other_part_level_re_mix_db": _spread(self.other_levels),
+        }
 
 
 def _markdown(card: dict, palette: Palette) -> str:
@@ -141,6 +197,19 @@ def _markdown(card: dict, palette: Palette) -> str:
     for key, stats in card["loudness"].items():
         lines.append(f"| {key} | {stats['mean']} | {stats['p10']} | {stats['median']} "
                      f"| {stats['p90']} |")
+    other = card.get("other_parts")
+    if other and other["parts_per_song"]:
+        share = lambda d: "/".join(f"{d[s] * 100:.0f}%" if s in d else "-" for s in SPLITS)  # noqa: E731
+        spread = lambda d: "n/a" if not d else f"median {d['median']} (p10 {d['p10']}, p90 {d['p90']})"  # noqa: E731
+        lines += ["", "## Non-target parts (all in `other`)", "",
+                  f"- songs with a lead vocal (train/val/test): {share(other['songs_with_lead_vocal'])}; "
+                  f"with any non-target part: {share(other['songs_with_any'])}; "
+                  f"{other['parts_per_song']} parts per song",
+                  "- parts per family: " + ", ".join(f"{k} {v}" for k, v in other["families"].items()),
+                  "- sung parts per voice (espeak-ng language+variant): "
+                  + ", ".join(f"{k} {v}" for k, v in other["voices"].items()),
+                  f"- lead vocal level re the mix, active windows: {spread(other['lead_vocal_level_re_mix_db'])} dB",
+                  f"- other parts' level re the mix: {spread(other['other_part_level_re_mix_db'])} dB"]
     credits = sorted(
         {(r.id, r.licence, r.description, r.source) for r in palette.recorded
          if "CC-BY" in r.licence.upper().replace(" ", "-")}

@@ -28,6 +28,7 @@ import yaml
 from core.data.synth.compose import INST_CLASS, Song
 from core.data.synth.gm import program_name
 from core.data.synth.midi import DRUM_CHANNEL, build_midi_file, program_change
+from core.data.synth.mixdown import active_level_db
 
 SPLITS = ("train", "validation", "test")
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # the C emitter is about 10x faster
@@ -108,6 +109,7 @@ def write_track(
     (staging / "MIDI").mkdir()
 
     stems_metadata = {}
+    mix_level = active_level_db(mixture.astype(np.float32), sample_rate)
     for number, (stem, audio) in enumerate(zip(song.stems, stems_pcm, strict=True)):
         stem_id = f"S{number:02d}"
         sf.write(
@@ -142,6 +144,7 @@ def write_track(
             "source": source.name,
             "licence": source.licence,
             "gain_db": round(float(stem.sound.gain_db), 2),
+            "level_db_re_mix": _relative_level(audio, mix_level, sample_rate),
             "chain": [effect.describe() for effect in stem.sound.chain],
             **other_fields,
         }
@@ -186,6 +189,14 @@ def write_track(
     if track_dir.exists():
         shutil.rmtree(track_dir)
     os.replace(staging, track_dir)
+
+
+def _relative_level(audio: np.ndarray, mix_level: float, sample_rate: int) -> float | None:
+    """Active level of a stem minus that of the mix (dB; None for a silent stem)."""
+    level = active_level_db(audio.astype(np.float32), sample_rate)
+    if not (np.isfinite(level) and np.isfinite(mix_level)):
+        return None
+    return round(float(level - mix_level), 2)
 
 
 def mix_loudness(mixture: np.ndarray) -> dict[str, float]:
