@@ -333,6 +333,7 @@ def load_bundle(folder: str | Path, device: str | torch.device = "cpu") -> Hybri
         segment_samples=int(manifest["segment_samples"]),
         instruments=tuple(manifest["instruments"]),
         anchor=constants.pop("anchor"),
+        files=dict(manifest["files"]),
         **{k: float(v) for k, v in constants.items()},
     )
     if isinstance(device, str):

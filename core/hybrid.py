@@ -84,7 +84,11 @@ class HybridModel:
         s_churn, s_tmin, s_tmax, s_noise: the teacher sampler's stochasticity.
         max_batch: most (segment, instrument) pairs per network call; the pipeline may
             lower it after a CUDA out-of-memory error.
+        files: file name -> sha256 of the files the weights came from (the recipe's record).
     """
+
+    family = "stemforge"
+    channels = 1  # every channel is separated as its own mono signal
 
     def __init__(
         self,
@@ -106,6 +110,7 @@ class HybridModel:
         s_noise: float = 1.0,
         max_batch: int = 16,
         anchor: str = ANCHOR_PAPER,
+        files: dict[str, str] | None = None,
     ) -> None:
         config = extractor.config
         for name, net in (("student", student), ("teacher", teacher)):
@@ -122,6 +127,7 @@ class HybridModel:
         self.presets = dict(presets)
         self.model_id = model_id
         self.sha256 = sha256
+        self.files = dict(files or {})
         self.sample_rate = sample_rate
         self.segment_samples = segment_samples or config.segment_samples
         self.instruments = tuple(instruments)
