@@ -5,6 +5,9 @@ Each turns bad text into a one-line ``argparse`` usage error (exit code 2).
 
 import argparse
 
+from core.errors import ConfigError
+from core.option_checks import check_seed
+
 
 def _number(text: str, kind: type) -> float:
     try:
@@ -36,3 +39,11 @@ def non_negative_float(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
     return value
+
+
+def seed(text: str) -> int:
+    """A seed of :func:`core.option_checks.check_seed` (0 to 2^64 - 1)."""
+    try:
+        return check_seed(int(_number(text, int)))
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

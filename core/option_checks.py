@@ -32,20 +32,36 @@ LOSSLESS_PCM: tuple[str, ...] = ("PCM_16", "PCM_24")
 """The bit depths FLAC can hold."""
 
 __all__ = [
-    "BIT_DEPTHS", "OUTPUT_FORMATS", "check_high_band", "check_output_format", "check_preset",
-    "check_stems", "check_subtype", "check_template", "validate_options",
+    "BIT_DEPTHS", "OUTPUT_FORMATS", "SEED_RANGE", "check_high_band", "check_output_format", "check_preset",
+    "check_seed", "check_stems", "check_subtype", "check_template", "validate_options",
 ]
 
 
 def check_stems(stems: Iterable[str], available: Iterable[str] = INSTRUMENTS) -> tuple[str, ...]:
-    """``stems`` as a tuple when it names at least one stem and only ones in ``available``."""
+    """``stems`` as a tuple when it names at least one stem, only ones in ``available``,
+    and each once (a stem named twice would have two outputs but one file)."""
     stems, available = tuple(stems), tuple(available)
     unknown = [name for name in stems if name not in available]
     if unknown:
         raise ConfigError(f"unknown stem(s) {', '.join(unknown)}; choose from {','.join(available)}")
     if not stems:
         raise ConfigError("choose at least one instrument")
+    repeated = sorted({name for name in stems if stems.count(name) > 1})
+    if repeated:
+        raise ConfigError(f"stem(s) {', '.join(repeated)} named more than once; name each stem once")
     return stems
+
+
+SEED_RANGE = (0, 2**64 - 1)
+"""The seeds a render accepts: those of torch's generators (an unsigned 64-bit number)."""
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` when it is a whole number in :data:`SEED_RANGE`."""
+    low, high = SEED_RANGE
+    if isinstance(seed, bool) or not isinstance(seed, int) or not low <= seed <= high:
+        raise ConfigError(f"seed {seed!r} is out of range; choose a whole number from {low} to {high} (2^64 - 1)")
+    return seed
 
 
 def check_preset(preset: str, available: Iterable[str]) -> None:
@@ -77,7 +93,11 @@ def check_subtype(subtype: str, fmt: str) -> str:
 
 def check_output_format(fmt: str, subtype: str | None) -> None:
     """The user's format and bit depth fit together; ``None`` keeps each input's depth,
-    which the format can always hold (FLAC stores a float input as PCM_24)."""
+    which the format can always hold (FLAC stores a float input as PCM_24). OGG (Vorbis)
+    is lossy and has no bit depth to choose."""
+    if fmt == "ogg" and subtype is not None:
+        raise ConfigError(f"OGG (Vorbis) is lossy and has no bit depth, so {subtype.upper()} cannot apply; "
+                          "leave out the bit depth, or choose WAV or FLAC")
     check_subtype(subtype if subtype is not None else "PCM_24", fmt)
 
 
@@ -89,3 +109,4 @@ def validate_options(options: SeparationOptions, model: StemModel) -> None:
     check_high_band(options.high_band)
     check_output_format(options.format, options.subtype)
     check_template(options.template)
+    check_seed(options.seed)
