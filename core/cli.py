@@ -19,7 +19,8 @@ from collections.abc import Collection
 from pathlib import Path
 
 from core import __version__
-from core.console import ProgressBar
+from core.argtypes import seed
+from core.console import ProgressBar, one_line
 from core.devices import DEVICE_NAMES, threads_for_network
 from core.errors import AudioLoadError, ConfigError, Outcome, StemforgeError, UnknownModelError
 from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, INSTRUMENTS
@@ -56,7 +57,7 @@ EXTERNAL_COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _error(message: str) -> None:
-    print(f"stemforge: error: {message}", file=sys.stderr)
+    print(f"stemforge: error: {one_line(message)}", file=sys.stderr)
 
 
 def _stems(text: str) -> tuple[str, ...]:
@@ -102,8 +103,9 @@ def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not write the 'other' stem (input minus the extracted stems)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing outputs (default: skip inputs whose outputs exist)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the refiner's noise: the same seed repeats a render exactly (default: 0)")
+    parser.add_argument("--seed", type=seed, default=0,
+                        help="seed of the refiner's noise, 0 to 2^64 - 1: the same seed repeats a render "
+                             "exactly (default: 0)")
     parser.add_argument("--quiet", action="store_true", help="print only errors")
 
 
@@ -145,10 +147,10 @@ def run_separate(args: argparse.Namespace) -> Outcome | None:
         if result.status == "done":
             if not args.quiet:
                 where = result.recipe.parent if result.recipe else args.out
-                print(f"done: {result.message} -> {where} ({result.seconds:.1f} s)")
+                print(one_line(f"done: {result.message} -> {where} ({result.seconds:.1f} s)"))
         elif result.status == "skipped":
             if not args.quiet:
-                print(result.message, file=sys.stderr)
+                print(one_line(result.message), file=sys.stderr)
         else:
             _error(result.message)
 

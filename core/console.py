@@ -1,4 +1,5 @@
-"""The command line's one-line progress bar on stderr (separate, eval, sweep, tune, bench).
+"""The command line's one-line progress bar on stderr (separate, eval, sweep, tune, bench),
+and :func:`one_line`, which keeps a message on one line whatever file names it quotes.
 
 Standard library only: :mod:`core.cli` imports it while ``stemforge --help`` stays fast.
 """
@@ -8,6 +9,15 @@ from __future__ import annotations
 import sys
 import time
 from typing import TextIO
+
+_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(32), 127)} | {
+    ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", 0x85: "\\x85", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters written as escapes
+    (``\\n``, ``\\x1b``): a file name holding a newline cannot split a message in two."""
+    return str(text).translate(_ESCAPES)
 
 
 class ProgressBar:
@@ -37,7 +47,7 @@ class ProgressBar:
         filled = int(round(self.WIDTH * fraction))
         self.stream.write(
             f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {fraction * 100:5.1f}% "
-            f"{now - self.started:7.1f}s  {message[:48]:<48}"
+            f"{now - self.started:7.1f}s  {one_line(message)[:48]:<48}"
         )
         self.stream.flush()
         self._drawn = True
