@@ -48,6 +48,31 @@ def temporary_name(path: str | Path, suffix: str = PARTIAL_SUFFIX) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}")
 
 
+def temporary_name_overhead() -> int:
+    """Bytes a temporary name (:func:`temporary_name`, the longer suffix) adds to a file's name."""
+    return len(os.fsencode(temporary_name("x", PREVIOUS_SUFFIX).name)) - 1
+
+
+def longest_name(folder: str | Path) -> int:
+    """The most bytes a file name may have in ``folder`` (or its nearest existing parent)."""
+    for candidate in (Path(folder), *Path(folder).parents):
+        try:
+            return int(os.pathconf(candidate, "PC_NAME_MAX"))
+        except (OSError, ValueError, AttributeError):
+            if candidate.exists():
+                break
+    return 255
+
+
+def resolved(path: str | Path) -> Path:
+    """``path`` made absolute with symbolic links followed, as far as they lead; a loop
+    of links (which :meth:`Path.resolve` raises on) is left unresolved, never an error."""
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError):
+        return Path(os.path.abspath(path))
+
+
 def place(temporary: str | Path, path: str | Path, overwrite: bool = True) -> Path:
     """Move a finished temporary file onto ``path`` (same folder), atomically.
 

@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from core.errors import ConfigError
-from core.fileio import PREVIOUS_SUFFIX, remove_quietly, temporary_name
+from core.fileio import (
+    PREVIOUS_SUFFIX,
+    longest_name,
+    remove_quietly,
+    resolved,
+    temporary_name,
+    temporary_name_overhead,
+)
 
 DEFAULT_TEMPLATE = "{track}/{stem}.{ext}"
 TEMPLATE_FIELDS: dict[str, str] = {
@@ -89,7 +96,7 @@ def check_template(template: str) -> None:
 def inside(path: Path, root: Path) -> bool:
     """Whether ``path`` (resolved, symbolic links followed) lies inside ``root`` (resolved)."""
     try:
-        path.resolve().relative_to(root.resolve())
+        resolved(path).relative_to(resolved(root))
     except ValueError:
         return False
     return True
@@ -126,7 +133,25 @@ def plan_outputs(source: Path, out_dir: Path, template: str, stems: Iterable[str
     for destination in plan.all():
         if not inside(destination, out_dir):
             raise ConfigError(f"{source}: output {destination} would lie outside {out_dir}; not written")
+        check_name_lengths(source, destination, out_dir)
     return plan
+
+
+def check_name_lengths(source: Path, destination: Path, out_dir: Path) -> None:
+    """Raise :class:`ConfigError` (naming ``source``) unless every name the template made
+    for ``destination`` fits the file system, the file's own name with room for its
+    temporary name (:func:`core.fileio.temporary_name`, about 25 bytes more)."""
+    limit = longest_name(destination.parent)
+    overhead = temporary_name_overhead()
+    relative = destination.relative_to(out_dir).parts if destination.is_relative_to(out_dir) else destination.parts
+    for index, part in enumerate(relative):
+        size, last = len(os.fsencode(part)), index == len(relative) - 1
+        allowed = limit - overhead if last else limit
+        if size > allowed:
+            shown = part if len(part) <= 40 else f"{part[:20]}...{part[-12:]}"
+            room = f" ({limit} less {overhead} for the name it is written under until complete)" if last else ""
+            raise ConfigError(f"{source}: output name {shown!r} is {size} bytes; names up to {allowed} bytes "
+                              f"can be written{room}; use a shorter template or file name")
 
 
 def previous_outputs(recipe: Path, out_dir: Path, name: Callable[[str, str], Path]) -> list[Path]:
@@ -150,8 +175,8 @@ def previous_outputs(recipe: Path, out_dir: Path, name: Callable[[str, str], Pat
         candidate = recipe.parent / relative
         expected = name(stem, candidate.suffix.lstrip("."))
         if (candidate.is_file() and not candidate.is_symlink() and inside(candidate, out_dir)
-                and candidate.resolve() == expected.resolve()):
-            found.append(candidate.resolve())
+                and resolved(candidate) == resolved(expected)):
+            found.append(resolved(candidate))
     return found
 
 
@@ -206,11 +231,11 @@ def replace_set(moves: dict[Path, Path], obsolete: Iterable[Path], overwrite: bo
 
     placed: list[tuple[Path, tuple[int, int] | None]] = []
     aside: list[tuple[Path, Path]] = []  # (moved-aside name, original name)
-    targets = {d.resolve() for d in moves.values()}
+    targets = {resolved(d) for d in moves.values()}
     try:
         if overwrite:
             existing = [d for d in moves.values() if d.exists()]
-            stale = {p.resolve() for p in obsolete if p.exists()} - targets
+            stale = {resolved(p) for p in obsolete if p.exists()} - targets
             for original in [*existing, *sorted(stale)]:
                 backup = temporary_name(original, PREVIOUS_SUFFIX)
                 os.replace(original, backup)
