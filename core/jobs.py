@@ -20,22 +20,22 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
-import numpy as np
-
 import core
 from core.audio.high_band import has_high_band
 from core.audio.learned_high_band import learned_mask_record
-from core.audio.reader import AudioInfo, is_audio_file, probe
-from core.audio.writer import (
-    StemWriter,
-    default_subtype,
-    fit_residual,
-    quantize,
-    write_temporary_text,
+from core.audio.reader import AudioInfo, AudioSource, is_audio_file
+from core.audio.writer import StemWriter, default_subtype, write_temporary_text
+from core.errors import (
+    AudioLoadError,
+    AudioWriteError,
+    Cancelled,
+    ConfigError,
+    OutputExistsError,
+    StemforgeError,
 )
-from core.errors import AudioWriteError, Cancelled, ConfigError, OutputExistsError, StemforgeError
-from core.fileio import remove_quietly, remove_stale_temporaries, sha256_file
+from core.fileio import remove_quietly, remove_stale_temporaries, resolved
 from core.instruments import DEFAULT_HIGH_BAND, INSTRUMENTS, RESIDUAL_STEM
+from core.interrupts import deliver, held_signals
 from core.model import StemModel, default_preset
 from core.option_checks import check_subtype, validate_options
 from core.outputs import (
@@ -48,6 +48,7 @@ from core.outputs import (
 from core.outputs import plan_outputs as plan_paths
 from core.pipeline import StreamSettings, separate_stream
 from core.progress import NEVER_CANCELLED, CancelToken, ProgressCallback, no_progress
+from core.stem_sink import LOSSY_SUBTYPES, StemSink, decoded_null_db, format_null
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,10 @@ class FileResult:
     null_db: float | None = None
     clipped: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    held_signals: tuple[int, ...] = ()
+    """Ctrl-C or SIGTERM received while the outputs were swapped in, held back until the
+    set was whole (:mod:`core.interrupts`); :func:`run_batch` acts on them once the
+    result is reported."""
 
     def __post_init__(self) -> None:
         self.status = FileStatus(self.status)
@@ -109,16 +114,26 @@ def with_model_defaults(options: SeparationOptions, model: StemModel) -> Separat
 def scan_inputs(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     """``(files, empty folders)``: folders expanded (recursively, audio extensions only,
     sorted), files kept as given; and the folders among ``paths`` that hold no audio file.
-    Each folder is walked once."""
+    Each folder is walked once, and each file kept once: a file named twice, or both
+    itself and through its folder, is separated once (the first time it comes)."""
     found: list[Path] = []
     empty: list[Path] = []
+    seen: set[Path] = set()
+
+    def first_time(path: Path) -> bool:
+        key = resolved(path)
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
     for path in map(Path, paths):
         if path.is_dir():
             inside = sorted(p for p in path.rglob("*") if p.is_file() and is_audio_file(p))
-            found.extend(inside)
+            found.extend(p for p in inside if first_time(p))
             if not inside:
                 empty.append(path)
-        else:
+        elif first_time(path):
             found.append(path)
     return found, empty
 
@@ -136,55 +151,6 @@ def plan_outputs(path: Path, options: SeparationOptions, model_id: str) -> tuple
     return plan.files, plan.recipe
 
 
-class StemSink:
-    """Quantises and writes stems and the residual; measures how deeply they null.
-
-    For each aligned block: ``q_i = Q(stem_i)``; where the residual ``mix - sum_i q_i``
-    would not fit the output's range, the excess moves onto the stems
-    (:func:`fit_residual`); then the ``q_i`` are written and the residual
-    ``r = Q(mix - sum_i q_i)``, so ``mix - (sum_i q_i + r)`` is only the residual's
-    rounding (zero for PCM input written at the same depth). Samples where the
-    residual would have clipped are counted as the residual's clipped samples.
-    """
-
-    def __init__(self, writers: dict[str, StemWriter], residual: StemWriter | None):
-        self.writers = writers
-        self.residual = residual
-        self.error_energy = 0.0
-        self.signal_energy = 0.0
-
-    def __call__(self, mix: np.ndarray, stems: np.ndarray) -> None:
-        quantized = np.empty_like(stems)
-        for index, writer in enumerate(self.writers.values()):
-            quantized[:, :, index], clipped = quantize(stems[:, :, index], writer.subtype)
-            writer.clipped += clipped
-        if self.residual is not None:
-            quantized, moved = fit_residual(quantized, mix, self.residual.subtype)
-            self.residual.clipped += moved
-        total = np.zeros_like(mix)
-        for index, writer in enumerate(self.writers.values()):
-            total += writer.write(quantized[:, :, index])
-        if self.residual is not None:
-            rest = self.residual.write(mix - total)
-            self.error_energy += float(np.sum((mix - total - rest) ** 2))
-            self.signal_energy += float(np.sum(mix**2))
-
-    @property
-    def null_db(self) -> float | None:
-        """``10 log10(|mix - sum of written files|^2 / |mix|^2)``; -inf when exact."""
-        if self.residual is None or self.signal_energy == 0.0:
-            return None
-        if self.error_energy == 0.0:
-            return -math.inf
-        return 10.0 * math.log10(self.error_energy / self.signal_energy)
-
-
-def _format_null(null_db: float | None) -> str:
-    if null_db is None:
-        return "n/a"
-    return "exact" if null_db == -math.inf else f"{null_db:.1f} dB"
-
-
 def separate_file(
     path: Path,
     model: StemModel,
@@ -196,10 +162,15 @@ def separate_file(
 ) -> FileResult:
     """Separate one file into stems on disk; never raises for bad input.
 
-    The track's outputs (stems, residual, recipe) are written under temporary names and
-    swapped in together (:func:`core.outputs.replace_set`); on any failure, cancel or
-    interrupt, the previous outputs stay as they were and only this call's temporary
-    files (and the folders it created, when empty) are removed.
+    The input is opened once (:class:`~core.audio.reader.AudioSource`): the recipe's
+    sha256 is that of the bytes the stems were separated from, and a file that changes
+    while it is read fails. The track's outputs (stems, residual, recipe) are written
+    under temporary names and swapped in together (:func:`core.outputs.replace_set`)
+    while the output folder is locked; the earlier set they replace is listed under that
+    lock too. On any failure, cancel or interrupt, the previous outputs stay as they were
+    and only this call's temporary files (and the folders it created, when empty) are
+    removed. Ctrl-C or SIGTERM during the swap is held back until the set is whole
+    (:attr:`FileResult.held_signals`).
 
     Args:
         reserved: outputs already written by this batch (collisions fail the file).
@@ -208,26 +179,35 @@ def separate_file(
     started = time.perf_counter()
     path = Path(path)
     options = with_model_defaults(options, model)
+    held: list[int] = []
 
     def result(status: str, message: str, **extra) -> FileResult:
-        return FileResult(path, status, message, seconds=time.perf_counter() - started, **extra)
+        if not message.startswith(str(path)) and not message.startswith(path.name):
+            message = f"{path}: {message}"
+        return FileResult(path, status, message, seconds=time.perf_counter() - started,
+                          held_signals=tuple(held), **extra)
 
     writers: dict[str, StemWriter] = {}
     temporaries: list[Path] = []
     new_folders: list[Path] = []
+    source: AudioSource | None = None
     try:
-        info = probe(path)
+        validate_options(options, model)
+        source = AudioSource(path)
+        info = source.info
         subtype = options.subtype.upper() if options.subtype else default_subtype(info.subtype, options.format)
         subtype = check_subtype(subtype, options.format)
         outputs, recipe_path = plan_outputs(path, options, model.model_id)
         destinations = [*outputs.values(), recipe_path]
-        inputs = {path.resolve(), *(batch_inputs or ())}
-        previous = previous_outputs(recipe_path, options.out_dir, lambda stem, ext: plan_paths(
-            path, options.out_dir, options.template, [stem], ext, options.preset, model.model_id, RECIPE_STEM,
-        ).files[stem]) if options.overwrite else []
-        _check_destinations(path, destinations, previous, options, reserved, inputs)
+        inputs = {resolved(path), *(batch_inputs or ())}
+
+        def list_previous() -> list[Path]:
+            return previous_outputs(recipe_path, options.out_dir, lambda stem, ext: plan_paths(
+                path, options.out_dir, options.template, [stem], ext, options.preset, model.model_id, RECIPE_STEM,
+            ).files[stem]) if options.overwrite else []
+
+        _check_destinations(path, destinations, list_previous(), options, reserved, inputs)
         preset = model.presets[options.preset]
-        input_sha = sha256_file(path)
         new_folders = _missing_folders(destinations)
         for folder in {d.parent for d in destinations}:
             remove_stale_temporaries(folder)
@@ -237,18 +217,31 @@ def separate_file(
         sink = StemSink(stem_writers, writers.get(RESIDUAL_STEM))
         compute_started = time.perf_counter()
         frames = separate_stream(info, model, options.stems, preset, sink, options.seed,
-                                 options.settings, progress, cancel, options.high_band)
+                                 options.settings, progress, cancel, options.high_band,
+                                 blocks=source.blocks(options.settings.block_frames))
+        input_sha = source.sha256
+        source.close()
         compute_seconds = time.perf_counter() - compute_started
         moves = {writer.finish(): writer.path for writer in writers.values()}
         clipped = {stem: writer.clipped for stem, writer in writers.items()}
+        lossy = subtype in LOSSY_SUBTYPES
+        null = sink.null_db
+        if lossy and RESIDUAL_STEM in writers:
+            null = _decoded_null(path, input_sha, list(moves), options)
         recipe = _recipe(info, model, options, preset, subtype, input_sha, frames, outputs,
-                         recipe_path.parent, clipped, sink.null_db, compute_seconds, time.perf_counter() - started)
+                         recipe_path.parent, clipped, null, lossy, compute_seconds, time.perf_counter() - started)
         recipe_temporary = write_temporary_text(recipe_path, json.dumps(recipe, indent=2) + "\n")
         temporaries.append(recipe_temporary)
         moves[recipe_temporary] = recipe_path
+
+        def obsolete() -> list[Path]:  # listed under the folder lock: a concurrent run may have swapped since
+            kept = {resolved(d) for d in destinations}
+            found = [p for p in list_previous() if p not in kept]
+            _check_destinations(path, [], found, options, reserved, inputs)
+            return found
+
         cancel.check()
-        obsolete = [p for p in previous if p not in {d.resolve() for d in destinations}]
-        _swap_in(moves, obsolete, options)
+        _swap_in(moves, obsolete, options, held)
     except OutputExistsError as error:
         return result("skipped", str(error))
     except Cancelled:
@@ -267,38 +260,68 @@ def separate_file(
     except BaseException:
         _clean(writers, temporaries, new_folders)
         raise
+    finally:
+        if source is not None:
+            source.close()
     total_clipped = sum(clipped.values())
     message = (
-        f"{path.name}: {len(outputs)} stems, null {_format_null(sink.null_db)}"
+        f"{path.name}: {len(outputs)} stems, null {format_null(null, lossy)}"
         + (f", {total_clipped} samples clipped" if total_clipped else "")
     )
-    return result("done", message, outputs=outputs, recipe=recipe_path, null_db=sink.null_db, clipped=clipped)
+    return result("done", message, outputs=outputs, recipe=recipe_path, null_db=null, clipped=clipped)
 
 
-def _swap_in(moves: dict[Path, Path], obsolete: list[Path], options: SeparationOptions) -> None:
-    """Put the finished set in place, all or nothing, one run at a time per output folder."""
+def _decoded_null(path: Path, input_sha: str, files: list[Path], options: SeparationOptions) -> float | None:
+    """The null of lossy files as decoded, against the input read a second time (which
+    must be the same bytes as the first time)."""
+    with AudioSource(path) as again:
+        null = decoded_null_db(again.blocks(options.settings.block_frames), files)
+        if again.sha256 != input_sha:
+            raise AudioLoadError(f"{path}: changed while it was being read; nothing was written")
+    return null
+
+
+def _swap_in(moves: dict[Path, Path], obsolete: Callable[[], list[Path]], options: SeparationOptions,
+             held: list[int]) -> None:
+    """Put the finished set in place, all or nothing, one run at a time per output folder.
+
+    ``obsolete()`` lists the earlier set's files the new one does not reuse, under the
+    lock. Ctrl-C and SIGTERM arriving during the swap are appended to ``held``, not acted on.
+    Errors name the destination, never a temporary name.
+    """
+    destination_of = {str(temporary): destination for temporary, destination in moves.items()}
+
+    def named(error: OSError) -> Path | str:
+        for name in (getattr(error, "filename2", None), error.filename):
+            if name:
+                return destination_of.get(str(name), name)
+        return options.out_dir
+
     try:
-        with folder_lock(options.out_dir):
-            replace_set(moves, obsolete, options.overwrite)
+        with folder_lock(options.out_dir), held_signals() as received:
+            try:
+                replace_set(moves, obsolete(), options.overwrite)
+            finally:
+                held.extend(received)
     except FileExistsError as error:
-        raise AudioWriteError(f"{error.filename}: appeared while writing (another run?); not overwritten") from None
+        raise AudioWriteError(f"{named(error)}: appeared while writing (another run?); not overwritten") from None
     except OSError as error:
-        raise AudioWriteError(f"{error.filename or options.out_dir}: cannot move the finished files "
+        raise AudioWriteError(f"{named(error)}: cannot move the finished files "
                               f"into place ({error.strerror or error})") from None
 
 
 def _check_destinations(path: Path, destinations: list[Path], previous: list[Path],
                         options: SeparationOptions, reserved: set[Path] | None, inputs: set[Path]) -> None:
     for destination in [*destinations, *previous]:
-        resolved = destination.resolve()
-        if resolved == path.resolve():
+        target = resolved(destination)
+        if target == resolved(path):
             raise ConfigError(f"{path}: an output would overwrite the input file; choose another --out or template")
-        if resolved in inputs:
+        if target in inputs:
             raise ConfigError(
                 f"{path}: output {destination} is an input of this batch; not overwritten "
                 "(choose another --out or template)"
             )
-        if reserved is not None and resolved in reserved:
+        if reserved is not None and target in reserved:
             raise ConfigError(
                 f"{path}: output {destination} collides with another input of this batch "
                 f"(same file name); {COLLISION_HINT}"
@@ -338,8 +361,9 @@ def _clean(writers: dict[str, StemWriter], temporaries: list[Path], new_folders:
 
 def _recipe(info: AudioInfo, model: StemModel, options: SeparationOptions, preset, subtype: str,
             input_sha: str, frames: int, outputs: dict[str, Path], recipe_folder: Path, clipped: dict[str, int],
-            null_db: float | None, compute_seconds: float, total_seconds: float) -> dict:
-    """What is needed to repeat a render, and what it measured."""
+            null_db: float | None, lossy: bool, compute_seconds: float, total_seconds: float) -> dict:
+    """What is needed to repeat a render, and what it measured (``input.sha256``: of the
+    bytes separated; ``null_depth_db``: of the files as a reader decodes them)."""
     return {
         "app": "stemforge",
         "app_version": core.__version__,
@@ -356,7 +380,7 @@ def _recipe(info: AudioInfo, model: StemModel, options: SeparationOptions, prese
                       **learned_mask_record(options.high_band, model.model_id)},
         "device": str(model.device),
         "input": {
-            "path": str(info.path.resolve()),
+            "path": str(resolved(info.path)),
             "sha256": input_sha,
             "samplerate": info.samplerate,
             "channels": info.channels,
@@ -369,10 +393,12 @@ def _recipe(info: AudioInfo, model: StemModel, options: SeparationOptions, prese
             "format": options.format,
             "subtype": subtype,
             "template": options.template,
+            "lossy": lossy,
             "files": {stem: os.path.relpath(p, recipe_folder) for stem, p in outputs.items()},
         },
         "clipped_samples": clipped,
         "null_depth_db": None if null_db is None else ("-inf" if null_db == -math.inf else round(null_db, 2)),
+        "null_measured_on": "the files decoded back (the format is lossy)" if lossy else "the samples written",
         "timings_seconds": {"separation": round(compute_seconds, 3), "total": round(total_seconds, 3)},
         "realtime_factor": round(total_seconds / max(frames / info.samplerate, 1e-9), 4),
     }
@@ -388,13 +414,15 @@ def run_batch(
 ) -> list[FileResult]:
     """Separate files one after another; one failure never stops the others.
 
-    After a cancel, the file being processed and every later one end "cancelled".
+    After a cancel, the file being processed and every later one end "cancelled". A
+    Ctrl-C or SIGTERM held back while a file's outputs were swapped in is acted on once
+    that file's result is reported.
     """
     options = with_model_defaults(options, model)
     validate_options(options, model)
     results: list[FileResult] = []
     reserved: set[Path] = set()
-    inputs = {Path(p).resolve() for p in paths}
+    inputs = {resolved(p) for p in paths}
     for index, path in enumerate(paths):
         if cancel.cancelled:
             outcome = FileResult(Path(path), "cancelled", f"{path}: cancelled before it started")
@@ -404,9 +432,10 @@ def run_batch(
                 progress=lambda fraction, message, i=index: on_progress(i, fraction, message),
                 cancel=cancel, reserved=reserved, batch_inputs=inputs,
             )
-            reserved.update(p.resolve() for p in outcome.outputs.values())
+            reserved.update(resolved(p) for p in outcome.outputs.values())
             if outcome.recipe is not None:
-                reserved.add(outcome.recipe.resolve())
+                reserved.add(resolved(outcome.recipe))
         results.append(outcome)
         on_result(outcome)
+        deliver(list(outcome.held_signals))
     return results

@@ -1,11 +1,15 @@
+import hashlib
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+import core.jobs
+from core.errors import ConfigError
 from core.jobs import (
     SeparationOptions,
     find_audio_files,
@@ -13,6 +17,7 @@ from core.jobs import (
     separate_file,
 )
 from core.progress import CancelToken
+from tests.conftest import synthetic_music
 from tests.fakes import FilterBankModel
 
 
@@ -227,3 +232,127 @@ def test_without_a_chosen_preset_the_model_s_default_runs(make_audio, tmp_path):
     results = run_batch([path], model, SeparationOptions(out_dir=tmp_path / "draft"))
     assert results[0].status == "done", results[0].message
     assert json.loads(results[0].recipe.read_text())["preset"] == "draft"
+
+
+# -- issue 32: hostile inputs ------------------------------------------------------------------
+
+
+def test_a_symbolic_link_loop_among_the_inputs_fails_alone(make_audio, tmp_path):
+    """Case 1: `stemforge separate good.wav self.wav` with `ln -s self.wav self.wav` was a
+    traceback (RuntimeError from Path.resolve) and the whole batch stopped."""
+    good = make_audio("good.wav", seconds=0.2)
+    loop = tmp_path / "self.wav"
+    loop.symlink_to("self.wav")
+    results = run_batch([good, loop], FilterBankModel(), SeparationOptions(out_dir=tmp_path / "out"))
+    assert [r.status for r in results] == ["done", "failed"]
+    assert results[1].message == f"{loop}: a loop of symbolic links, not a file"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good"]
+
+
+def test_a_stem_named_twice_is_refused_before_any_work(make_audio, tmp_path):
+    """Case 2: `--stems drums,drums` wrote one drums file for two columns and the null broke."""
+    path = make_audio(seconds=0.2)
+    with pytest.raises(ConfigError, match="drums named more than once"):
+        run_batch([path], FilterBankModel(), SeparationOptions(out_dir=tmp_path / "out", stems=("drums", "drums")))
+    result = separate_file(path, FilterBankModel(), SeparationOptions(out_dir=tmp_path / "out", stems=("drums", "drums")))
+    assert result.status == "failed" and "named more than once" in result.message
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_float_file_far_beyond_full_scale_gives_finite_stems_that_null(make_audio, tmp_path):
+    """Case 3: at a peak of 7e18 every output was NaN, exit 0, "null nan dB"; with PCM_16
+    every file was silent and no sample counted as clipped."""
+    data = (synthetic_music(1.0, 44100, 2) * 1.4e19).astype(np.float32)  # peak 7e18
+    path = make_audio("huge.wav", data=data, subtype="FLOAT")
+    result = separate_file(path, FilterBankModel(), SeparationOptions(out_dir=tmp_path / "float"))
+    assert result.status == "done" and result.null_db < -100, result.message
+    assert all(np.isfinite(read(p)).all() for p in result.outputs.values())
+    assert np.abs(read(result.outputs["drums"])).max() > 1e17
+    pcm = separate_file(path, FilterBankModel(), SeparationOptions(out_dir=tmp_path / "pcm", subtype="PCM_16"))
+    assert pcm.status == "done" and pcm.clipped["other"] > 40000 and "samples clipped" in pcm.message
+    assert json.loads(pcm.recipe.read_text())["null_depth_db"] > -1  # all of it clipped, and said so
+
+
+def test_a_long_name_is_refused_in_one_line_before_any_work(make_audio, tmp_path):
+    """Case 6: a legal 250-byte name from a template was a 28-line traceback ("File name
+    too long"): the hidden temporary name adds about 25 bytes."""
+    path = make_audio(seconds=0.2)
+    model = FilterBankModel()
+    model.separate = None  # any work would fail differently
+    result = separate_file(path, model, SeparationOptions(out_dir=tmp_path / "out", template="a" * 242 + "{stem}.{ext}"))
+    assert result.status == "failed"
+    assert "is 250 bytes; names up to" in result.message and "shorter template" in result.message
+    assert not (tmp_path / "out").exists()
+    fits = separate_file(path, FilterBankModel(), SeparationOptions(out_dir=tmp_path / "fits",
+                                                                     template="a" * 200 + "{stem}.{ext}"))
+    assert fits.status == "done", fits.message
+
+
+def test_a_lossy_format_reports_the_null_of_the_decoded_files(make_audio, tmp_path):
+    """Case 7: `--format ogg` reported -175 dB (of the samples handed to the encoder)
+    while the files decoded back nulled at -21.8 dB."""
+    path = make_audio(seconds=1.0)
+    result = separate_file(path, FilterBankModel(), SeparationOptions(out_dir=tmp_path / "out", format="ogg"))
+    assert result.status == "done", result.message
+    original = read(path)
+    total = sum(read(p) for p in result.outputs.values())
+    decoded = 10 * np.log10(np.sum((original - total) ** 2) / np.sum(original**2))
+    assert abs(result.null_db - decoded) < 0.01 and decoded > -60
+    assert "(decoded; the format is lossy)" in result.message
+    recipe = json.loads(result.recipe.read_text())
+    assert recipe["null_depth_db"] == round(result.null_db, 2) and recipe["output"]["lossy"] is True
+    assert "decoded" in recipe["null_measured_on"]
+
+
+def test_an_input_cut_short_while_it_is_separated_fails_with_nothing_written(make_audio, tmp_path, monkeypatch):
+    """Case 8: truncated while read: exit 0, "null exact", 262,144 frames written where
+    the header said 882,000."""
+    path = make_audio(seconds=2.0, subtype="PCM_16")
+    original = core.jobs.separate_stream
+
+    def cut_after_the_first_block(info, *args, blocks, **kwargs):
+        def blocks_then_cut():
+            for index, block in enumerate(blocks):
+                if index == 0:
+                    os.truncate(path, 44 + 4 * 20000)
+                yield block
+        return original(info, *args, blocks=blocks_then_cut(), **kwargs)
+
+    monkeypatch.setattr(core.jobs, "separate_stream", cut_after_the_first_block)
+    result = separate_file(path, FilterBankModel(), SeparationOptions(out_dir=tmp_path / "out"))
+    assert result.status == "failed"
+    assert "changed while it was being read" in result.message and "nothing was written" in result.message
+    assert [p for p in (tmp_path / "out").rglob("*")] == []
+
+
+def test_the_recipe_identifies_the_bytes_that_were_separated(make_audio, tmp_path, monkeypatch):
+    """Case 9: changed in place during the run, the recipe carried the original's sha256
+    while the stems nulled against the changed file. A change the clock shows fails the
+    file; one it hides (mtime put back) is still hashed as read."""
+    path = make_audio(seconds=2.0, subtype="PCM_16")
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    original = core.jobs.separate_stream
+
+    def rewrite_after_the_first_block(info, *args, blocks, **kwargs):
+        def blocks_then_rewrite():
+            for index, block in enumerate(blocks):
+                if index == 0:
+                    status = os.stat(path)
+                    with open(path, "r+b") as handle:
+                        handle.seek(300_000)
+                        handle.write(bytes(range(256)) * 40)
+                    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns + shift))
+                yield block
+        return original(info, *args, blocks=blocks_then_rewrite(), **kwargs)
+
+    monkeypatch.setattr(core.jobs, "separate_stream", rewrite_after_the_first_block)
+    shift = 1_000_000
+    failed = separate_file(path, FilterBankModel(), SeparationOptions(out_dir=tmp_path / "seen"))
+    assert failed.status == "failed" and "changed while it was being read (rewritten in place)" in failed.message
+    assert not (tmp_path / "seen").exists()
+    shift = 0  # the same change, with the modification time put back
+    result = separate_file(path, FilterBankModel(), SeparationOptions(out_dir=tmp_path / "hidden"))
+    assert result.status == "done", result.message
+    recipe = json.loads(result.recipe.read_text())
+    assert recipe["input"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() != before
+    assert null_error(result, read(path)) == 0.0  # the stems are of the bytes the recipe names
