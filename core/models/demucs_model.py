@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -39,15 +40,18 @@ from core.audio.overlap_add import SegmentPlan
 from core.errors import ConfigError, ModelLoadError
 from core.models.demucs_files import (
     BAG_SUFFIXES,
+    TH_SUFFIX,
     build_network,
+    choose_entry,
     file_checksums,
     model_files,
     read_bag,
     read_package,
     split_signature,
 )
+from core.models.interface import ModelDescription
 from core.models.presets import Preset
-from core.models.store import InstalledModel
+from core.models.store import InstalledModel, read_installed, verify_files
 from core.progress import CancelToken
 from core.ratio_mask import ratio_mask_resynthesis
 
@@ -246,3 +250,46 @@ def describe_demucs(entry: Path, model_id: str | None = None, origin: str = "") 
         origin=origin or f"added from {entry.resolve()}", licence=LICENCE_NOTE,
     )
     return manifest, {file.name: file for file in files}
+
+
+# -- the registry's view (core.models.registry) ---------------------------------------------
+
+
+def accepts(path: Path) -> bool:
+    """Whether ``path`` is a Demucs file a user chose: a ``.th`` or a bag YAML."""
+    return path.is_file() and path.suffix.lower() in (TH_SUFFIX, *BAG_SUFFIXES)
+
+
+def describe(path: Path, source: str = "file") -> ModelDescription:
+    """A chosen file's description (``source="file"``: its networks are read to learn its
+    stems), or an installed model's (``path`` its folder: from its manifest alone)."""
+    if source != "file":
+        return description_from_manifest(read_installed(path), source)
+    manifest, _ = describe_demucs(path)
+    return replace(description_from_manifest(manifest, source), path=path)
+
+
+def description_from_manifest(model: InstalledModel, source: str = "installed") -> ModelDescription:
+    """An installed model's description, from its manifest (no file opened)."""
+    return ModelDescription(
+        id=model.id, family=model.family, path=model.folder or Path(model.entry), stems=model.stems,
+        sample_rate=model.sample_rate, channels=model.channels, presets=model.presets, files=model.files,
+        origin=model.origin, licence=model.licence, source=source,
+        details={"segment_samples": model.segment_samples, "entry": model.entry, "added": model.added},
+    )
+
+
+def load(description: ModelDescription, device: str = "auto") -> DemucsModel:
+    """Load a described model: a chosen file as it is, an installed one after checking its
+    files against the sha256 its manifest recorded."""
+    if description.source == "file":
+        return load_demucs(description.path, device)
+    installed = read_installed(description.path)
+    verify_files(installed)
+    return load_demucs(installed.path(), device, installed.id, installed.presets, installed.files)
+
+
+def inspect(paths: list[Path], model_id: str | None = None) -> tuple[InstalledModel, dict[str, Path]]:
+    """What ``stemforge models add PATH...`` installs: the manifest and its files' sources
+    (:func:`~core.models.demucs_files.choose_entry`, then everything checked by loading it)."""
+    return describe_demucs(choose_entry(paths), model_id)

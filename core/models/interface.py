@@ -25,9 +25,12 @@ Torch-free at import (annotations only), like :mod:`core.models.presets`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from core.models.presets import Preset
+from core.instruments import residual_stem
+from core.models.presets import Preset, withheld_presets
 from core.progress import CancelToken
 
 if TYPE_CHECKING:
@@ -122,3 +125,55 @@ def model_record(model: StemModel) -> dict:
     ``files`` mapping each file the weights came from to its sha256."""
     return {"id": model.model_id, "family": model_family(model), "sha256": model.sha256,
             "files": dict(getattr(model, "files", {}) or {})}
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """What ``stemforge models`` and the app show of a model, read without loading it.
+
+    Attributes:
+        id: what ``--model`` takes.
+        family: ``stemforge`` (bundles), ``demucs``, ...
+        path: what the family loads: a bundle folder, an installed model's folder, or the
+            file a user chose.
+        stems: its stems, its own names, in its order.
+        presets: preset name -> row (``steps``, ``sigma_max``, ``views``, ``mask``, ``shifts``,
+            ``measure_first``, ``gain_db``...).
+        files: file name -> sha256.
+        origin, licence: where it came from and what is known of its licence (imported models).
+        source: ``built-in`` (shipped with Stemforge), ``installed`` (a user model folder) or
+            ``file`` (a path given on the command line).
+        parameters: network parameters, when known without loading.
+        details: family-specific figures (segment, metrics, size...).
+    """
+
+    id: str
+    family: str
+    path: Path
+    stems: tuple[str, ...]
+    sample_rate: int
+    channels: int
+    presets: dict[str, dict] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    origin: str = ""
+    licence: str = ""
+    source: str = "installed"
+    parameters: int | None = None
+    details: dict = field(default_factory=dict)
+
+    @property
+    def residual(self) -> str:
+        """The name of this model's residual stem (:func:`core.instruments.residual_stem`)."""
+        return residual_stem(self.stems)
+
+    def withheld_presets(self) -> dict[str, str]:
+        """Presets not offered, with the reason (:func:`core.models.presets.withheld_presets`)."""
+        return withheld_presets({name: row.get("gain_db") for name, row in self.presets.items()},
+                                [name for name, row in self.presets.items() if row.get("measure_first")])
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "family": self.family, "path": str(self.path), "stems": list(self.stems),
+                "residual": self.residual, "sample_rate": self.sample_rate, "channels": self.channels,
+                "presets": self.presets, "withheld_presets": self.withheld_presets(), "files": self.files,
+                "origin": self.origin, "licence": self.licence, "source": self.source,
+                "parameters": self.parameters, **self.details}
