@@ -207,3 +207,22 @@ def test_remix_probability_zero_leaves_items_unchanged_and_half_remixes_about_ha
         assert torch.equal(plain[index][0], half[index][0])
     with pytest.raises(ValueError):
         RandomCropDataset(root, "train", 1024, remix=1.5)
+
+
+def test_remix_with_other_adds_the_non_target_parts_of_another_song(tiny_synth):
+    from core.data.datasets import RandomCropDataset
+
+    plain = RandomCropDataset(tiny_synth, "train", 22050, seed=3, remix=1.0)
+    whole = RandomCropDataset(tiny_synth, "train", 22050, seed=3, remix=1.0, include_other=True)
+    assert whole.tracks[0].has_other and not plain.tracks[0].has_other
+    differs = 0
+    for index in range(6):
+        (m_plain, t_plain, l_plain), (m_whole, t_whole, l_whole) = plain[index], whole[index]
+        assert l_plain == l_whole and torch.equal(t_plain, t_whole)  # same targets
+        extra = (m_whole - m_plain).numpy()
+        other = whole.tracks[0].read_other()
+        if np.any(extra):
+            differs += 1
+            # a gained crop of the one training track's other part: |g| in REMIX_GAIN
+            assert np.max(np.abs(extra)) <= 1.25 * np.max(np.abs(other)) + 1e-6
+    assert differs >= 1
