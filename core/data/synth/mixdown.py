@@ -123,7 +123,7 @@ def balance_other_parts(stems: np.ndarray, song: Song, sample_rate: int) -> None
         return
     reference = float(np.median(targets))
     lead = None
-    for row, stem in enumerate(song.stems):
+    for stem in song.stems:
         if stem.other is not None and stem.other.family == "lead vocal":
             lead = max(targets) + stem.other.gain_db
     for row, stem in enumerate(song.stems):
