@@ -34,9 +34,10 @@ from core.errors import (
     StemforgeError,
 )
 from core.fileio import remove_quietly, remove_stale_temporaries, resolved
-from core.instruments import DEFAULT_HIGH_BAND, INSTRUMENTS, RESIDUAL_STEM
+from core.instruments import DEFAULT_HIGH_BAND, INSTRUMENTS, RESIDUAL_STEM, residual_stem
 from core.interrupts import deliver, held_signals
 from core.model import StemModel, default_preset
+from core.models.interface import model_record
 from core.option_checks import check_subtype, validate_options
 from core.outputs import (
     COLLISION_HINT,
@@ -46,7 +47,7 @@ from core.outputs import (
     replace_set,
 )
 from core.outputs import plan_outputs as plan_paths
-from core.pipeline import StreamSettings, separate_stream
+from core.pipeline import StreamSettings, effective_high_band, separate_stream
 from core.progress import NEVER_CANCELLED, CancelToken, ProgressCallback, no_progress
 from core.stem_sink import LOSSY_SUBTYPES, StemSink, decoded_null_db, format_null
 
@@ -143,9 +144,11 @@ def find_audio_files(paths: Sequence[Path]) -> list[Path]:
     return scan_inputs(paths)[0]
 
 
-def plan_outputs(path: Path, options: SeparationOptions, model_id: str) -> tuple[dict[str, Path], Path]:
-    """Destination of each stem (and of the residual) and of the recipe for one input."""
-    names = list(options.stems) + ([RESIDUAL_STEM] if options.residual else [])
+def plan_outputs(path: Path, options: SeparationOptions, model_id: str,
+                 residual: str = RESIDUAL_STEM) -> tuple[dict[str, Path], Path]:
+    """Destination of each stem (and of the residual, named ``residual``: see
+    :func:`core.instruments.residual_stem`) and of the recipe for one input."""
+    names = list(options.stems) + ([residual] if options.residual else [])
     plan = plan_paths(Path(path), options.out_dir, options.template, names, options.format,
                       options.preset, model_id, RECIPE_STEM)
     return plan.files, plan.recipe
@@ -197,7 +200,8 @@ def separate_file(
         info = source.info
         subtype = options.subtype.upper() if options.subtype else default_subtype(info.subtype, options.format)
         subtype = check_subtype(subtype, options.format)
-        outputs, recipe_path = plan_outputs(path, options, model.model_id)
+        residual = residual_stem(model.instruments)  # "residual" beside a model's own "other"
+        outputs, recipe_path = plan_outputs(path, options, model.model_id, residual)
         destinations = [*outputs.values(), recipe_path]
         inputs = {resolved(path), *(batch_inputs or ())}
 
@@ -214,7 +218,7 @@ def separate_file(
         for stem, destination in outputs.items():
             writers[stem] = StemWriter(destination, info.samplerate, info.channels, options.format, subtype)
         stem_writers = {s: writers[s] for s in options.stems}
-        sink = StemSink(stem_writers, writers.get(RESIDUAL_STEM))
+        sink = StemSink(stem_writers, writers.get(residual))
         compute_started = time.perf_counter()
         frames = separate_stream(info, model, options.stems, preset, sink, options.seed,
                                  options.settings, progress, cancel, options.high_band,
@@ -226,7 +230,7 @@ def separate_file(
         clipped = {stem: writer.clipped for stem, writer in writers.items()}
         lossy = subtype in LOSSY_SUBTYPES
         null = sink.null_db
-        if lossy and RESIDUAL_STEM in writers:
+        if lossy and residual in writers:
             null = _decoded_null(path, input_sha, list(moves), options)
         recipe = _recipe(info, model, options, preset, subtype, input_sha, frames, outputs,
                          recipe_path.parent, clipped, null, lossy, compute_seconds, time.perf_counter() - started)
@@ -363,11 +367,13 @@ def _recipe(info: AudioInfo, model: StemModel, options: SeparationOptions, prese
             input_sha: str, frames: int, outputs: dict[str, Path], recipe_folder: Path, clipped: dict[str, int],
             null_db: float | None, lossy: bool, compute_seconds: float, total_seconds: float) -> dict:
     """What is needed to repeat a render, and what it measured (``input.sha256``: of the
-    bytes separated; ``null_depth_db``: of the files as a reader decodes them)."""
+    bytes separated; ``null_depth_db``: of the files as a reader decodes them; ``high_band.mode``:
+    the mode applied, :func:`core.pipeline.effective_high_band`)."""
+    high_band = effective_high_band(options.high_band, model, options.stems)
     return {
         "app": "stemforge",
         "app_version": core.__version__,
-        "model": {"id": model.model_id, "sha256": model.sha256},
+        "model": model_record(model),  # id, family, sha256, files (name -> sha256)
         "preset": preset.name,
         "steps": preset.steps,
         "sigma_max": preset.sigma_max,
@@ -375,9 +381,9 @@ def _recipe(info: AudioInfo, model: StemModel, options: SeparationOptions, prese
         "views": preset.views,
         "mask": preset.mask,
         "seed": options.seed,
-        "high_band": {"mode": options.high_band, "edge_hz": model.sample_rate / 2,
-                      "applied": options.high_band != "residual" and has_high_band(info.samplerate, model.sample_rate / 2),
-                      **learned_mask_record(options.high_band, model.model_id)},
+        "high_band": {"mode": high_band, "edge_hz": model.sample_rate / 2,
+                      "applied": high_band != "residual" and has_high_band(info.samplerate, model.sample_rate / 2),
+                      **learned_mask_record(high_band, model.model_id)},
         "device": str(model.device),
         "input": {
             "path": str(resolved(info.path)),
