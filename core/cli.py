@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import logging
 import signal
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 from core import __version__
 from core.argtypes import seed
 from core.console import ProgressBar, one_line
-from core.devices import DEVICE_NAMES, threads_for_network
+from core.devices import DEVICE_NAMES
 from core.errors import AudioLoadError, ConfigError, Outcome, StemforgeError, UnknownModelError
 from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, INSTRUMENTS
 from core.model import PRESET_ORDER
@@ -61,8 +60,10 @@ def _error(message: str) -> None:
 
 
 def _stems(text: str) -> tuple[str, ...]:
+    """The names given, each once; whether the model has them is checked once it is known."""
+    names = tuple(part.strip().lower() for part in text.split(",") if part.strip())
     try:
-        return check_stems(part.strip().lower() for part in text.split(",") if part.strip())
+        return check_stems(names, available=names)
     except ConfigError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -72,17 +73,24 @@ def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="audio files, or folders searched recursively for audio")
     parser.add_argument("--out", type=Path, default=Path("stems"),
                         help="output folder (default: ./stems)")
-    parser.add_argument("--stems", type=_stems, default=INSTRUMENTS,
-                        help=f"comma-separated instruments to extract (default: {','.join(INSTRUMENTS)})")
+    parser.add_argument("--stems", type=_stems, default=None,
+                        help="comma-separated stems to extract, the model's own names ('stemforge models' "
+                             f"lists them; the default model's: {','.join(INSTRUMENTS)}) (default: all of the "
+                             "model's stems)")
     parser.add_argument("--preset", default=None, choices=PRESET_ORDER,
                         help="quality/speed: draft = extractor only; fast/balanced/best = "
                              "1/2/4 consistency refinement steps, or for a model without refiners "
                              "fast = the extractor on the mix and its polarity inverse; a preset may end "
                              "with a ratio mask (the shipped ones do); 'stemforge models' lists each with "
-                             "its measured gain and whether it is offered (default: balanced when the model "
-                             "offers it, else the slowest faster preset it offers)")
+                             "its measured gain and whether it is offered; for an imported model draft = the "
+                             "model as its authors run it, the others only once 'stemforge tune' measured a "
+                             "gain (default: balanced when the model offers it, else the slowest faster "
+                             "preset it offers)")
     parser.add_argument("--model", default=None,
-                        help="model bundle id or folder (default: the bundled default model)")
+                        help="model id ('stemforge models' lists them), a bundle folder, or a Demucs .th or "
+                             "bag .yaml file you chose (a .th is a pickle, which can run code: Stemforge "
+                             "reads it with torch's weights-only unpickler; use files you trust) (default: "
+                             "the bundled default model)")
     parser.add_argument("--device", default="auto", choices=DEVICE_NAMES,
                         help="where the networks run; auto = CUDA, then MPS, then CPU (default: auto)")
     parser.add_argument("--format", default="wav", choices=OUTPUT_FORMATS,
@@ -95,12 +103,14 @@ def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
                              + " ".join("{" + name + "}" for name in TEMPLATE_FIELDS)
                              + f" ({{folder}}: the input's folder name; default: {DEFAULT_TEMPLATE})")
     parser.add_argument("--high-band", default=DEFAULT_HIGH_BAND, choices=HIGH_BAND_MODES,
-                        help="content above the model's 11 kHz band (inputs above 22.05 kHz): assign = "
-                             "each stem gets its share by a rule, what none claims goes to 'other'; "
-                             "learned = the shares come from a small trained network; residual = "
-                             f"all of it goes to 'other' (default: {DEFAULT_HIGH_BAND})")
+                        help="content above the model's band (11 kHz for the default model; inputs above "
+                             "twice that rate): assign = each stem gets its share by a rule, what none "
+                             "claims goes to the residual; learned = the shares come from a small trained "
+                             "network (the default model's stems only; other models use assign); residual = "
+                             f"all of it goes to the residual (default: {DEFAULT_HIGH_BAND})")
     parser.add_argument("--no-residual", dest="residual", action="store_false",
-                        help="do not write the 'other' stem (input minus the extracted stems)")
+                        help="do not write the residual stem, input minus the extracted stems ('other'; "
+                             "'residual' for a model with a stem of its own called 'other')")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing outputs (default: skip inputs whose outputs exist)")
     parser.add_argument("--seed", type=seed, default=0,
@@ -110,33 +120,32 @@ def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_model(spec: str | None, device: str):
-    """Load a bundle (imported lazily: ``--help`` stays fast), with torch's CPU threads
-    fitted to its size (:func:`core.devices.threads_for_network`)."""
-    import torch
+    """Load a model by id or path (:func:`core.models.registry.load_model`; imported lazily:
+    ``--help`` stays fast); a bundle gets torch's CPU threads fitted to its size
+    (:func:`core.devices.threads_for_network`)."""
+    from core.models.registry import load_model as load
 
-    from core.bundle import describe_bundle, find_bundle, load_bundle
-
-    folder = find_bundle(spec)
-    threads = threads_for_network(describe_bundle(folder)["parameters"], device)
-    if threads:
-        torch.set_num_threads(threads)
-    return load_bundle(folder, device)
+    return load(spec, device)
 
 
 def run_separate(args: argparse.Namespace) -> Outcome | None:
     from core.jobs import SeparationOptions, run_batch, scan_inputs
 
-    options = SeparationOptions(
-        out_dir=args.out, stems=args.stems, preset=args.preset, device=args.device,
-        format=args.format, subtype=args.subtype, template=args.template,
-        residual=args.residual, overwrite=args.overwrite, seed=args.seed, high_band=args.high_band,
-    )
+    def options_for(model) -> SeparationOptions:
+        return SeparationOptions(
+            out_dir=args.out, stems=check_stems(args.stems or model.instruments, model.instruments),
+            preset=args.preset, device=args.device, format=args.format, subtype=args.subtype,
+            template=args.template, residual=args.residual, overwrite=args.overwrite, seed=args.seed,
+            high_band=args.high_band,
+        )
+
     files, empty = scan_inputs(args.inputs)
     if not files:
         raise AudioLoadError("no audio files found in " + ", ".join(map(str, args.inputs)))
     for folder in empty:  # beside other inputs: one line each, the rest goes on
         _error(f"{folder}: no audio files in this folder")
     model = load_model(args.model, args.device)
+    options = options_for(model)  # the model's stems: a name it lacks is a usage error
     bar = ProgressBar(enabled=sys.stderr.isatty() and not args.quiet)
 
     def progress(index: int, fraction: float, message: str) -> None:
@@ -167,39 +176,16 @@ def run_separate(args: argparse.Namespace) -> Outcome | None:
 
 
 def add_models_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    from core.models.command import add_arguments
+
+    add_arguments(parser)
 
 
 def run_models(args: argparse.Namespace) -> None:
-    from core.bundle import describe_bundle, installed_bundles
-    from core.model import withheld_presets
+    """``stemforge models [list|add|remove]`` (:mod:`core.models.command`)."""
+    from core.models.command import run
 
-    described = []
-    for path in installed_bundles():
-        try:
-            described.append(describe_bundle(path))
-        except StemforgeError as error:
-            _error(str(error))
-    if args.json:
-        print(json.dumps(described, indent=2, default=str))
-        return
-    if not described:
-        print("no model installed (see README: 'Ship the default model' / stemforge export)")
-        return
-    for info in described:
-        print(f"{info['id']}  ({info['path']})")
-        print(f"  sample rate {info['sample_rate']} Hz, instruments {', '.join(info['instruments'])}, "
-              f"{info['parameters'] / 1e6:.2f} M parameters")
-        withheld = withheld_presets({name: row.get("gain_db") for name, row in info["presets"].items()})
-        for name, preset in info["presets"].items():
-            sigma = preset.get("sigma_max", 0.0)
-            gain = preset.get("gain_db")
-            measured = "" if gain is None else f"  {gain:+.2f} dB over draft (validation)"
-            note = f"  [not offered: {withheld[name]}]" if name in withheld else ""
-            views = (f"  views {preset['views']}" if int(preset.get("views", 1)) > 1 else "") + (
-                "  + ratio mask" if preset.get("mask") else "")
-            print(f"  preset {name:<9} steps {preset['steps']}  sigma_max {sigma:g}{views}{measured}{note}")
-        print(f"  sha256 {info['sha256']}")
+    run(args)
 
 
 def chosen_command(argv: list[str]) -> str | None:
@@ -231,8 +217,9 @@ def build_parser(load: Collection[str] | None = None) -> argparse.ArgumentParser
     add_separate_arguments(separate)
     separate.set_defaults(handler=run_separate)
 
-    models = commands.add_parser("models", help="list installed model bundles",
-                                 description="List installed model bundles.")
+    models = commands.add_parser("models", help="list, add and remove models (Stemforge bundles, Demucs files)",
+                                 description="List the installed models with their stems and presets; "
+                                             "'models add PATH...' installs one, 'models remove ID' removes one.")
     add_models_arguments(models)
     models.set_defaults(handler=run_models)
 
