@@ -61,11 +61,11 @@ def test_all_good_exits_zero_and_existing_outputs_are_skipped(fake_model, make_a
     assert sf.info(str(tmp_path / "o" / "track" / "bass.flac")).subtype == "PCM_16"
 
 
-def test_usage_errors_exit_two(fake_model, make_audio, tmp_path):
+def test_usage_errors_exit_two(fake_model, make_audio, tmp_path, capsys):
     path = make_audio(seconds=0.2)
-    with pytest.raises(SystemExit) as caught:
-        main(["separate", str(path), "--stems", "vocals"])
-    assert caught.value.code == 2
+    assert main(["separate", str(path), "--out", str(tmp_path / "o"), "--stems", "vocals"]) == 2  # not its stem
+    assert capsys.readouterr().err == "stemforge: error: unknown stem(s) vocals; choose from bass,drums,guitar,piano\n"
+    assert not (tmp_path / "o").exists()
     assert main(["separate", str(path), "--out", str(tmp_path), "--format", "flac", "--subtype", "FLOAT"]) == 2
     assert main(["separate", str(path), "--out", str(tmp_path), "--template", "{track}.{ext}"]) == 2
 
