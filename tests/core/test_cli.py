@@ -266,3 +266,115 @@ def test_a_config_error_in_any_command_is_a_usage_error(capsys):
 
     assert run_command(clash, argparse.Namespace()) == 2
     assert capsys.readouterr().err == "stemforge: error: FLOAT samples do not fit in FLAC\n"
+
+
+# -- issue 32: hostile inputs through the command line ------------------------------------------
+
+
+def test_a_seed_beyond_64_bits_is_a_usage_error_before_any_work(monkeypatch, make_audio, tmp_path, capsys):
+    """Case 5: `--seed 18446744073709551616` was a 13-line traceback per file, exit 1."""
+    monkeypatch.setattr(core.cli, "load_model", lambda spec, device: pytest.fail("no model is loaded"))
+    path = make_audio(seconds=0.2)
+    for bad in ("18446744073709551616", "-1"):
+        with pytest.raises(SystemExit) as caught:
+            main(["separate", str(path), "--out", str(tmp_path / "out"), "--seed", bad])
+        assert caught.value.code == 2
+        error = capsys.readouterr().err.splitlines()[-1]
+        assert error.endswith(f"argument --seed: seed {bad} is out of range; choose a whole number "
+                              "from 0 to 18446744073709551615 (2^64 - 1)")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_top_seed_renders(fake_model, make_audio, tmp_path):
+    path = make_audio(seconds=0.2)
+    assert main(["separate", str(path), "--out", str(tmp_path), "--seed", str(2**64 - 1), "--preset", "best",
+                 "--quiet"]) == 0
+
+
+def test_a_stem_named_twice_and_a_bit_depth_for_ogg_are_usage_errors(fake_model, make_audio, tmp_path, capsys):
+    """Cases 2 and 7: `--stems drums,drums` broke the null; `--subtype` was ignored for OGG."""
+    path = make_audio(seconds=0.2)
+    with pytest.raises(SystemExit) as caught:
+        main(["separate", str(path), "--out", str(tmp_path / "out"), "--stems", "drums,drums"])
+    assert caught.value.code == 2 and "drums named more than once" in capsys.readouterr().err
+    assert main(["separate", str(path), "--out", str(tmp_path / "out"), "--format", "ogg", "--subtype",
+                 "PCM_16"]) == 2
+    assert capsys.readouterr().err == ("stemforge: error: OGG (Vorbis) is lossy and has no bit depth, so PCM_16 "
+                                       "cannot apply; leave out the bit depth, or choose WAV or FLAC\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_absurd_sample_rate_is_one_line_and_the_batch_goes_on(fake_model, make_audio, tmp_path, capsys):
+    """Case 4: a 160 KB WAV whose header says 1 GHz drove the process to 24 GB and the OOM
+    killer (exit 137, no message, .partial files left)."""
+    good = make_audio("good.wav", seconds=0.2)
+    ghz = tmp_path / "ghz.wav"
+    sf.write(str(ghz), np.zeros((40000, 1)), 1_000_000_000, subtype="PCM_32")
+    assert main(["separate", str(ghz), str(good), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    assert capsys.readouterr().err == (f"stemforge: error: {ghz}: sample rate 1000000000 Hz is above the 768000 Hz "
+                                       "Stemforge separates (resample it first, or check the file)\n")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_fifo_input_is_one_line_and_never_waits_for_a_writer(fake_model, make_audio, tmp_path, capsys):
+    """Case 12: `mkfifo f.wav; stemforge separate f.wav` hung in open() waiting for a writer.
+    Should it wait again, the watchdog opens the write end after 30 s (the open then
+    returns at end of file) and the test fails instead of hanging."""
+    fifo = tmp_path / "f.wav"
+    os.mkfifo(fifo)
+    watchdog = FifoWatchdog(fifo)
+    try:
+        code = main(["separate", str(fifo), "--out", str(tmp_path / "out")])
+    finally:
+        watchdog.stop()
+    assert not watchdog.fired
+    assert code == 1
+    assert capsys.readouterr().err == (f"stemforge: error: {fifo}: is a named pipe, not a regular file; "
+                                       "Stemforge reads audio files only\n")
+    assert not (tmp_path / "out").exists()
+
+
+class FifoWatchdog:
+    """Opens ``fifo`` for writing (unblocking a reader stuck in open) if not stopped in time."""
+
+    def __init__(self, fifo: Path, seconds: float = 30.0):
+        import threading
+
+        self.fired = False
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(fifo, seconds), daemon=True)
+        self._thread.start()
+
+    def _watch(self, fifo: Path, seconds: float) -> None:
+        if not self._stopped.wait(seconds):
+            self.fired = True
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+
+def test_a_file_given_twice_or_with_its_folder_is_separated_once(fake_model, make_audio, tmp_path, capsys):
+    """Case 13: the same file twice, or a file and its folder, failed with an 'add {folder}'
+    hint that cannot help."""
+    path = make_audio("in/song.wav", seconds=0.2)
+    out = tmp_path / "out"
+    assert main(["separate", str(path), str(path), str(tmp_path / "in"), str(tmp_path / "in" / ".." / "in" / "song.wav"),
+                 "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out.count("done: song.wav") == 1
+    assert sorted(p.name for p in out.iterdir()) == ["song"]
+
+
+def test_a_file_name_with_a_newline_keeps_its_error_on_one_line(fake_model, tmp_path, capsys):
+    """Case 13: a file name with a newline made the error two lines."""
+    bad = tmp_path / "two\nlines.wav"
+    bad.write_bytes(b"RIFF not audio")
+    assert main(["separate", str(bad), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "two\\nlines.wav: not a readable audio file" in err
