@@ -185,8 +185,6 @@ def separate_file(
     held: list[int] = []
 
     def result(status: str, message: str, **extra) -> FileResult:
-        if not message.startswith(str(path)) and not message.startswith(path.name):
-            message = f"{path}: {message}"
         return FileResult(path, status, message, seconds=time.perf_counter() - started,
                           held_signals=tuple(held), **extra)
 
@@ -218,7 +216,7 @@ def separate_file(
         for stem, destination in outputs.items():
             writers[stem] = StemWriter(destination, info.samplerate, info.channels, options.format, subtype)
         stem_writers = {s: writers[s] for s in options.stems}
-        sink = StemSink(stem_writers, writers.get(residual))
+        sink = StemSink(stem_writers, writers.get(residual), source=path)
         compute_started = time.perf_counter()
         frames = separate_stream(info, model, options.stems, preset, sink, options.seed,
                                  options.settings, progress, cancel, options.high_band,

@@ -36,12 +36,14 @@ class StemSink:
 
     Args:
         writers: one writer per stem, in the order of the stems' axis of the blocks.
-        residual: the writer of ``other``, or None.
+        residual: the writer of the residual, or None.
+        source: the input, named in messages.
     """
 
-    def __init__(self, writers: dict[str, StemWriter], residual: StemWriter | None):
+    def __init__(self, writers: dict[str, StemWriter], residual: StemWriter | None, source: Path | str = "input"):
         self.writers = writers
         self.residual = residual
+        self.source = source
         self.error_energy = 0.0
         self.signal_energy = 0.0
 
@@ -50,8 +52,8 @@ class StemSink:
         if stems.shape[-1] != len(self.writers):
             raise ValueError(f"{stems.shape[-1]} stems for {len(self.writers)} writers")
         if not np.isfinite(stems).all():  # never write NaN as silence and call it a null
-            raise StemforgeError(f"{next(iter(self.writers.values())).path.parent}: the separation produced "
-                                 "NaN or infinite samples; nothing was written")
+            raise StemforgeError(f"{self.source}: the separation produced NaN or infinite samples; "
+                                 "nothing was written")
         quantized = np.empty_like(stems)
         for index, writer in enumerate(self.writers.values()):
             quantized[:, :, index], clipped = quantize(stems[:, :, index], writer.subtype)

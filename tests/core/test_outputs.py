@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 import core.cli
+import core.jobs
+import core.outputs
 from core.cli import main
 from core.errors import ConfigError
 from core.outputs import check_template, replace_set, sanitise_field
@@ -253,3 +256,90 @@ def test_the_collision_hint_names_a_field_that_tells_folders_apart(fake_model, m
                  "--template", "{folder}/{track}/{stem}.{ext}"]) == 0
     assert (tmp_path / "p" / "a" / "song" / "bass.wav").is_file()
     assert (tmp_path / "p" / "b" / "song" / "bass.wav").is_file()
+
+
+# -- issue 32: concurrent runs, interrupts and messages around the swap --------------------------
+
+
+def test_concurrent_overwrites_with_different_stem_sets_leave_one_set_that_nulls(fake_model, make_audio, tmp_path,
+                                                                                monkeypatch):
+    """Case 10: `--stems bass,drums` and `--stems guitar,piano` with --overwrite at once left
+    B's recipe beside A's bass and drums, off the input by 0.82: the set to replace was
+    listed when the run started, not under the folder lock. Here run B starts and ends
+    while run A computes."""
+    path = make_audio("x.wav", seconds=0.3, subtype="PCM_16")
+    out = tmp_path / "out"
+    original = core.jobs.separate_stream
+    runs = []
+
+    def the_other_run_ends_meanwhile(*args, **kwargs):
+        frames = original(*args, **kwargs)
+        runs.append("computed")
+        if len(runs) == 1:
+            assert main(["separate", str(path), "--out", str(out), "--quiet", "--overwrite",
+                         "--stems", "guitar,piano"]) == 0
+        return frames
+
+    monkeypatch.setattr(core.jobs, "separate_stream", the_other_run_ends_meanwhile)
+    assert main(["separate", str(path), "--out", str(out), "--quiet", "--overwrite", "--stems", "bass,drums"]) == 0
+    assert len(runs) == 2
+    assert files_under(out) == ["x/bass.wav", "x/drums.wav", "x/other.wav", "x/stemforge.json"]
+    mix, _ = sf.read(str(path), dtype="int16")
+    total = sum(sf.read(str(out / "x" / f"{name}.wav"), dtype="int16")[0].astype(np.int64)
+                for name in ("bass", "drums", "other"))
+    np.testing.assert_array_equal(total, mix)
+    assert sorted(json.loads((out / "x" / "stemforge.json").read_text())["output"]["files"]) == ["bass", "drums",
+                                                                                                  "other"]
+
+
+@pytest.mark.parametrize("signal_number, code, word", [(signal.SIGINT, 130, "interrupted"),
+                                                       (signal.SIGTERM, 143, "terminated")])
+def test_a_signal_during_the_final_swap_waits_for_the_whole_set(fake_model, make_audio, tmp_path, monkeypatch,
+                                                                 capsys, signal_number, code, word):
+    """Case 11: Ctrl-C while the previous set's files were being deleted: exit 130 and
+    "unfinished files were removed", yet the new set was in place and a hidden
+    `.stemforge.json.<pid>-<id>.previous` was left. The signal arrives at exactly that
+    point (the hook sends it); it is now acted on once the new set is whole and reported."""
+    path = make_audio("x.wav", seconds=0.3)
+    out = tmp_path / "out"
+    assert main(["separate", str(path), "--out", str(out), "--quiet"]) == 0
+    real_remove = core.outputs.remove_quietly
+    sent = []
+
+    def signalled_while_deleting_the_previous_set(file):
+        if str(file).endswith(".previous") and not sent:
+            sent.append(file)
+            os.kill(os.getpid(), signal_number)
+        real_remove(file)
+
+    monkeypatch.setattr(core.outputs, "remove_quietly", signalled_while_deleting_the_previous_set)
+    assert main(["separate", str(path), "--out", str(out), "--overwrite", "--seed", "3", "--preset", "best"]) == code
+    assert sent
+    captured = capsys.readouterr()
+    assert captured.out.startswith("done: x.wav: 5 stems")
+    assert captured.err == f"stemforge: error: {word}; unfinished files were removed\n"
+    assert files_under(out) == sorted(f"x/{name}" for name in ("bass.wav", "drums.wav", "guitar.wav", "other.wav",
+                                                                "piano.wav", "stemforge.json"))
+    assert json.loads((out / "x" / "stemforge.json").read_text())["seed"] == 3
+
+
+def test_the_losing_concurrent_run_names_the_stem_not_its_temporary_file(fake_model, make_audio, tmp_path,
+                                                                          monkeypatch, capsys):
+    """Case 13: the run that lost the race named its own vanished `.bass.wav.<pid>-<id>.partial`."""
+    path = make_audio("x.wav", seconds=0.3)
+    out = tmp_path / "out"
+    original = core.jobs.separate_stream
+
+    def the_other_run_wins(*args, **kwargs):
+        frames = original(*args, **kwargs)
+        monkeypatch.setattr(core.jobs, "separate_stream", original)
+        assert main(["separate", str(path), "--out", str(out), "--quiet"]) == 0
+        return frames
+
+    monkeypatch.setattr(core.jobs, "separate_stream", the_other_run_wins)
+    assert main(["separate", str(path), "--out", str(out)]) == 1
+    error = capsys.readouterr().err
+    assert error == (f"stemforge: error: {out / 'x' / 'bass.wav'}: appeared while writing (another run?); "
+                     "not overwritten\n")
+    assert files_under(out) == sorted(f"x/{name}" for name in ("bass.wav", "drums.wav", "guitar.wav", "other.wav",
+                                                                "piano.wav", "stemforge.json"))
