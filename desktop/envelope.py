@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import soundfile as sf
+
+from core.audio.reader import open_sound_file
 
 BASE_BUCKET = 64
 LEVEL_FACTOR = 4
@@ -116,8 +117,10 @@ class PeakEnvelope:
 
     @classmethod
     def from_file(cls, path: Path) -> PeakEnvelope:
-        """Read a file block by block (memory does not grow with its length)."""
-        with sf.SoundFile(str(path)) as handle:
+        """Read a file block by block (memory does not grow with its length). Only regular
+        files are opened, without waiting (:func:`core.audio.reader.open_sound_file`): a
+        FIFO or device raises AudioLoadError at once instead of holding the reading thread."""
+        with open_sound_file(Path(path)) as handle:
             samplerate = handle.samplerate
             blocks = (b for b in handle.blocks(READ_BLOCK, dtype="float32", always_2d=True))
             return cls.from_blocks(blocks, samplerate)

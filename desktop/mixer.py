@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import soundfile as sf
 from PySide6.QtCore import QIODevice, QObject, Signal
+
+from core.audio.reader import open_sound_file
 
 MIXTURE = "mixture"
 MAX_FRAMES_PER_READ = 8192
@@ -64,7 +65,7 @@ class FileTrack:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._handle = sf.SoundFile(str(self.path))
+        self._handle = open_sound_file(self.path)  # regular files only, never waits (a FIFO would)
         self.samplerate = self._handle.samplerate
         self.channels = self._handle.channels
         self.frames = self._handle.frames

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core.audio.reader import probe
 from core.errors import StemforgeError
+from core.fileio import resolved
 from core.jobs import FileResult, FileStatus
 
 
@@ -123,8 +124,8 @@ class JobQueue:
         return iter(self.items)
 
     def contains(self, path: Path) -> bool:
-        resolved = Path(path).resolve()
-        return any(item.path.resolve() == resolved for item in self.items)
+        target = resolved(path)  # a loop of symbolic links stays unresolved, never an error
+        return any(resolved(item.path) == target for item in self.items)
 
     def add(self, paths: Iterable[Path]) -> list[QueueItem]:
         """Probe and append files not already queued; returns the new items."""

@@ -1,6 +1,7 @@
 """Shared fixtures: headless Qt, a tiny stand-in model, synthetic audio files."""
 
 import os
+import threading
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
 
@@ -30,6 +31,28 @@ def synthetic_music(seconds: float, samplerate: int, channels: int, seed: int = 
         signal[:, channel] += 0.3 * rng.standard_normal(frames) * np.exp(-30 * (t % 0.25))
     peak = np.abs(signal).max()
     return 0.5 * signal / peak if peak > 0 else signal
+
+
+class FifoWatchdog:
+    """Opens ``fifo`` for writing (unblocking a reader stuck in open) if not stopped in time."""
+
+    def __init__(self, fifo: Path, seconds: float = 30.0):
+        self.fired = False
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(fifo, seconds), daemon=True)
+        self._thread.start()
+
+    def _watch(self, fifo: Path, seconds: float) -> None:
+        if not self._stopped.wait(seconds):
+            self.fired = True
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
 
 
 @pytest.fixture

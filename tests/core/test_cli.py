@@ -13,6 +13,7 @@ import soundfile as sf
 import core.cli
 from core.cli import main, run_command
 from core.errors import ConfigError, Outcome
+from tests.conftest import FifoWatchdog
 from tests.fakes import FilterBankModel
 
 
@@ -333,30 +334,6 @@ def test_a_fifo_input_is_one_line_and_never_waits_for_a_writer(fake_model, make_
     assert capsys.readouterr().err == (f"stemforge: error: {fifo}: is a named pipe, not a regular file; "
                                        "Stemforge reads audio files only\n")
     assert not (tmp_path / "out").exists()
-
-
-class FifoWatchdog:
-    """Opens ``fifo`` for writing (unblocking a reader stuck in open) if not stopped in time."""
-
-    def __init__(self, fifo: Path, seconds: float = 30.0):
-        import threading
-
-        self.fired = False
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._watch, args=(fifo, seconds), daemon=True)
-        self._thread.start()
-
-    def _watch(self, fifo: Path, seconds: float) -> None:
-        if not self._stopped.wait(seconds):
-            self.fired = True
-            try:
-                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-            except OSError:
-                pass
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join()
 
 
 def test_a_file_given_twice_or_with_its_folder_is_separated_once(fake_model, make_audio, tmp_path, capsys):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -109,3 +111,23 @@ def test_empty_and_out_of_range_views():
     envelope = PeakEnvelope.from_array(np.zeros(1000, np.float32), 1000)
     assert envelope.view(2.0, 3.0, 100).times.shape == (0,)
     assert envelope.view(0.5, 0.5, 100).times.shape == (0,)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_fifo_is_refused_at_once_by_the_readers_of_the_preview(tmp_path):
+    """Issue 32 case 12: the envelope thread and the player opened files with libsndfile,
+    which waits forever on a FIFO without a writer (and the window's close then waits on it)."""
+    from core.errors import AudioLoadError
+    from desktop.mixer import FileTrack
+    from tests.conftest import FifoWatchdog
+
+    fifo = tmp_path / "stem.wav"
+    os.mkfifo(fifo)
+    watchdog = FifoWatchdog(fifo)
+    try:
+        for reader in (PeakEnvelope.from_file, FileTrack):
+            with pytest.raises(AudioLoadError, match="is a named pipe"):
+                reader(fifo)
+    finally:
+        watchdog.stop()
+    assert not watchdog.fired

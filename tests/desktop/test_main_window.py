@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import soundfile as sf
 from PySide6.QtCore import QElapsedTimer, QMimeData, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
@@ -18,6 +20,7 @@ from desktop.mixer import MIXTURE
 from desktop.model_info import ModelInfo
 from desktop.queue import QueueState
 from desktop.queue_model import STATUS_COLUMN
+from tests.conftest import FifoWatchdog
 from tests.desktop.conftest import GateModel, SlowModel, fast_options
 
 RUN_TIMEOUT_MS = 20000
@@ -373,3 +376,31 @@ def test_the_learned_high_band_setting_reaches_the_stems(make_window, make_audio
     original = sf.read(str(path), dtype="float64")[0]
     total = sum(sf.read(str(p), dtype="float64")[0] for p in result.outputs.values())
     assert np.abs(total - original).max() <= 1e-6
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_fifo_or_a_link_loop_never_holds_the_gui_thread(make_window, make_audio, tmp_path, qtbot):
+    """Issue 32 case 12: `stemforge gui f.wav` (f.wav a FIFO) froze the main thread after
+    "ready": the queue probed the file on it and open() waited for a writer. A watchdog
+    opens the write end after 30 s, so a regression fails instead of hanging. A loop of
+    symbolic links (case 1) raised from Path.resolve() in the queue."""
+    fifo = tmp_path / "f.wav"
+    os.mkfifo(fifo)
+    loop = tmp_path / "self.wav"
+    loop.symlink_to("self.wav")
+    good = make_audio("good.wav", seconds=0.3)
+    window = make_window()
+    watchdog = FifoWatchdog(fifo)
+    try:
+        added = window.add_paths([fifo, loop, good])
+        window.table.select_row(0)  # the preview shows the FIFO's row
+    finally:
+        watchdog.stop()
+    assert not watchdog.fired
+    assert [item.probe_error for item in added] == [
+        f"{fifo}: is a named pipe, not a regular file; Stemforge reads audio files only",
+        f"{loop}: a loop of symbolic links, not a file", None]
+    fast_options(window)
+    with qtbot.waitSignal(window.run_control.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        assert window.run_control.start()
+    assert [r.status for r in blocker.args[0]] == ["failed", "failed", "done"]
