@@ -2,7 +2,7 @@
 
 import io
 
-from core.console import ProgressBar
+from core.console import ProgressBar, one_line
 
 
 def test_the_bar_draws_on_one_line_and_clear_erases_it():
@@ -21,3 +21,9 @@ def test_a_disabled_bar_writes_nothing():
     bar(1.0, "done")
     bar.clear()
     assert stream.getvalue() == ""
+
+
+def test_one_line_escapes_what_would_break_a_line():
+    """Issue 32 case 13: a file name with a newline made an error two lines."""
+    assert one_line("a\nb\r\tc\x1bd\u2028e") == "a\\nb\\r\\tc\\x1bd\\u2028e"
+    assert one_line("ünïcode stays") == "ünïcode stays"

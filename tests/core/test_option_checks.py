@@ -11,6 +11,7 @@ from core.option_checks import (
     check_high_band,
     check_output_format,
     check_preset,
+    check_seed,
     check_stems,
     check_subtype,
     validate_options,
@@ -62,3 +63,21 @@ def test_the_cli_and_the_app_refuse_the_same_choices_for_the_same_reason():
     with pytest.raises(ConfigError) as engine:
         check_output_format("flac", "FLOAT")
     assert AppOptions(format="flac", bit_depth="FLOAT").problems() == [f"{engine.value}."]
+
+
+def test_issue_32_choices_refused_with_their_reason():
+    """Cases 2, 5 and 7: a stem named twice, a seed outside torch's 64 bits, a bit depth for OGG."""
+    with pytest.raises(ConfigError, match="drums named more than once"):
+        check_stems(("drums", "bass", "drums"))
+    for bad in (-1, 2**64, 1.5, True):
+        with pytest.raises(ConfigError, match="out of range"):
+            check_seed(bad)
+    assert check_seed(0) == 0 and check_seed(2**64 - 1) == 2**64 - 1
+    with pytest.raises(ConfigError, match="OGG \\(Vorbis\\) is lossy and has no bit depth"):
+        check_output_format("ogg", "PCM_24")
+    check_output_format("ogg", None)
+    model = FilterBankModel()
+    for options in (SeparationOptions(stems=("bass", "bass")), SeparationOptions(seed=2**64),
+                    SeparationOptions(format="ogg", subtype="FLOAT")):
+        with pytest.raises(ConfigError):
+            validate_options(options, model)
