@@ -46,7 +46,7 @@ from core.jobs import FileStatus, scan_inputs
 from desktop.about import AboutDialog
 from desktop.drop_zone import DropZone, paths_from_mime
 from desktop.logs import LogPanel
-from desktop.model_info import ModelInfo, describe
+from desktop.model_info import ModelInfo, describe, list_models
 from desktop.options import AppOptions
 from desktop.options_panel import OptionsPanel
 from desktop.preview import PreviewPanel
@@ -68,7 +68,9 @@ class MainWindow(QMainWindow):
     Args:
         model_loader: ``(spec, device) -> StemModel``; default :func:`core.bundle.load_model`
             (tests inject a tiny model). It runs in the worker thread.
-        model_info: presets/model card to show; default: the installed bundle, if any.
+        model_info: the model to start with; default: the one chosen last time, else the
+            default installed model. Without ``model_loader`` the options offer every
+            installed model (:class:`~desktop.model_picker.ModelPicker`); with it, only this one.
         settings: where choices persist; default ``QSettings("Stemforge", "Stemforge")``.
         devices: ``{"auto": True, "cpu": True, "cuda": bool, "mps": bool}``; default:
             :func:`core.devices.available_devices`.
@@ -90,8 +92,9 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.log_file = log_file
         self.settings = AppSettings(settings)
-        if model_info is None:
-            model_info = ModelInfo(model_id="custom model") if model_loader is not None else describe(None)
+        models, model_info = self._models(model_loader, model_info)
+        self._injected_loader = model_loader is not None
+        self._offered_models = models
         self.model_info = model_info
         self.model_available = model_loader is not None or model_info.installed
         if devices is None:
@@ -122,6 +125,31 @@ class MainWindow(QMainWindow):
                  self.model_info.model_id if self.model_available else "none installed")
 
     # construction ---------------------------------------------------------------------
+    @staticmethod
+    def _models(model_loader: ModelLoader | None, model_info: ModelInfo | None) -> tuple[list[ModelInfo], ModelInfo]:
+        """The models to offer and the one to start with."""
+        if model_loader is not None:
+            model_info = model_info or ModelInfo(model_id="custom model")
+            return [model_info], model_info
+        models, problems = list_models()
+        for problem in problems:
+            log.warning("%s", problem)
+        if model_info is None:
+            model_info = models[0] if models else describe(None)  # describe says why there is none
+        elif model_info.installed and model_info.model_id not in {m.model_id for m in models}:
+            models.insert(0, model_info)
+        return models, model_info
+
+    def _on_model_changed(self, info: ModelInfo) -> None:
+        """Another model was chosen (or added, or removed): runs use it from now on."""
+        self.model_info = info
+        self.model_available = self._injected_loader or info.installed
+        self.run_control.model_info = info
+        self.run_control.model_available = self.model_available
+        self.banner.setVisible(not self.model_available)
+        self.run_control.update_controls()
+        log.info("model: %s", info.model_id)
+
     def _connect_run_control(self) -> None:
         run = self.run_control
         run.batch_started.connect(self._on_batch_started)
@@ -138,9 +166,11 @@ class MainWindow(QMainWindow):
         if not self.model_available:
             self.banner.setText(
                 f"<b>No model installed.</b> {self.model_info.missing} You can queue tracks now; "
-                "Start becomes available once a model bundle is installed.")
+                "Start becomes available once a model is installed (\"Add model…\" in the options).")
 
-        self.options_panel = OptionsPanel(self.model_info, devices)
+        self.options_panel = OptionsPanel(self.model_info, devices, models=self._offered_models)
+        self.options_panel.model_picker.model_changed.connect(self._on_model_changed)
+        self.options_panel.model_picker.error.connect(self.show_error)
         options_scroll = QScrollArea()
         options_scroll.setObjectName("optionsScroll")
         options_scroll.setWidgetResizable(True)

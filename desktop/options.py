@@ -49,6 +49,9 @@ def default_output_folder() -> Path:
 
 @dataclass(frozen=True)
 class AppOptions:
+    """The panel's choices. ``model`` is the chosen model's id (``""``: the default model)
+    and ``model_stems`` its stems, which ``stems`` are checked against and ordered by."""
+
     stems: tuple[str, ...] = INSTRUMENTS
     residual: bool = True
     preset: str = "balanced"
@@ -59,11 +62,13 @@ class AppOptions:
     template: str = DEFAULT_TEMPLATE
     overwrite: bool = False
     high_band: str = DEFAULT_HIGH_BAND
+    model: str = ""
+    model_stems: tuple[str, ...] = INSTRUMENTS
 
     def problems(self) -> list[str]:
         """Readable reasons why a run cannot start with these options (empty when fine)."""
         found = []
-        for check in (lambda: check_stems(self.stems), lambda: check_template(self.template),
+        for check in (lambda: check_stems(self.stems, self.model_stems), lambda: check_template(self.template),
                       lambda: check_output_format(self.format, self._subtype)):
             try:
                 check()
@@ -76,7 +81,7 @@ class AppOptions:
     def to_separation_options(self) -> SeparationOptions:
         return SeparationOptions(
             out_dir=Path(self.out_dir).expanduser(),
-            stems=tuple(s for s in INSTRUMENTS if s in self.stems),
+            stems=tuple(s for s in self.model_stems if s in self.stems),  # the model's order
             preset=self.preset,
             device=self.device,
             format=self.format,
@@ -98,7 +103,7 @@ class AppOptions:
         defaults = AppOptions()
         return replace(
             self,
-            stems=tuple(s for s in INSTRUMENTS if s in self.stems),
+            stems=tuple(s for s in self.model_stems if s in self.stems),
             preset=self.preset if self.preset in PRESET_ORDER else defaults.preset,
             device=self.device if self.device in DEVICES else defaults.device,
             format=self.format if self.format in FORMATS else defaults.format,

@@ -1,4 +1,8 @@
-"""The options column: instruments, quality preset, device, output folder, format and naming."""
+"""The options column: model, instruments, quality preset, device, output folder, format and naming.
+
+The instrument buttons are the chosen model's stems (its own names) plus its residual
+(``Other (residual)``, or ``Residual`` for a model with a stem of its own called ``other``);
+choosing another model rebuilds them, keeping the choice of every stem both models have."""
 
 from __future__ import annotations
 
@@ -23,9 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, INSTRUMENTS, RESIDUAL_STEM
+from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, RESIDUAL_STEM
 from core.model import PRESET_ORDER
 from desktop.model_info import ModelInfo
+from desktop.model_picker import ModelPicker
 from desktop.options import (
     BIT_DEPTH_LABELS,
     BIT_DEPTHS,
@@ -41,7 +46,7 @@ TEMPLATE_HELP = ("Where each stem goes, under the output folder; ends in .{ext}.
                  "Fields: {track} (input name), {folder} (the input's folder), {stem}, {ext}, "
                  "{preset}, {model}.\n"
                  "Default: {track}/{stem}.{ext}")
-HIGH_BAND_HELP = ("The model hears up to 11 kHz. For inputs above 22.05 kHz (44.1 or 48 kHz files),\n"
+HIGH_BAND_HELP = ("The default model hears up to 11 kHz. For inputs above 22.05 kHz (44.1 or 48 kHz files),\n"
                   "\"Share (learned)\" (the default) gives each stem its share of the band above\n"
                   "11 kHz (cymbals, string noise), judged by a small trained network from the stems'\n"
                   "content just below; what no stem claims goes to Other. \"Share among the stems\"\n"
@@ -59,49 +64,76 @@ def _set_item_enabled(combo: QComboBox, index: int, enabled: bool, tip: str = ""
 class OptionsPanel(QWidget):
     """Signals:
         changed(): any option changed (the window saves settings and re-validates).
+
+    Args:
+        model_info: the model shown first.
+        models: the models to choose from (default: every installed model, listed by the
+            :class:`ModelPicker`); ``[model_info]`` when the window was given its model.
     """
 
     changed = Signal()
 
-    def __init__(self, model_info: ModelInfo, devices: dict[str, bool], parent: QWidget | None = None):
+    def __init__(self, model_info: ModelInfo, devices: dict[str, bool], parent: QWidget | None = None,
+                 models: list[ModelInfo] | None = None):
         super().__init__(parent)
         self.setObjectName("optionsPanel")
         self._model_info = model_info
+        self.stem_chips: dict[str, QToolButton] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(10)
+        self.model_picker = ModelPicker(models if models is not None else None)
+        layout.addWidget(self.model_picker)
         layout.addWidget(self._instrument_group())
         layout.addWidget(self._quality_group(devices))
         layout.addWidget(self._output_group())
         layout.addStretch(1)
+        self.model_picker.select(model_info.model_id or "")
         self.set_model_info(model_info)
+        self.model_picker.model_changed.connect(self._on_model_chosen)
 
     # construction -----------------------------------------------------------------
     def _instrument_group(self) -> QGroupBox:
         group = QGroupBox("Instruments")
-        grid = QGridLayout(group)
-        grid.setSpacing(6)
-        self.stem_chips: dict[str, QToolButton] = {}
-        for index, name in enumerate(INSTRUMENTS + (RESIDUAL_STEM,)):
-            chip = QToolButton()
-            chip.setObjectName("instrumentChip")
-            chip.setProperty("stem", name)
-            chip.setCheckable(True)
-            chip.setChecked(True)
-            chip.setText(name.capitalize() if name != RESIDUAL_STEM else "Other (residual)")
-            chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-            chip.setMinimumHeight(28)
-            chip.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-            chip.toggled.connect(self.changed)
-            if name == RESIDUAL_STEM:
-                chip.setToolTip("Input minus the selected stems: everything else (vocals, synths, "
-                                "what the stems leave above 11 kHz), so stems + other null against the input.")
-                grid.addWidget(chip, 2, 0, 1, 2)
-            else:
-                chip.setToolTip(f"Extract the {name} stem")
-                grid.addWidget(chip, index // 2, index % 2)
-            self.stem_chips[name] = chip
+        self._chip_grid = QGridLayout(group)
+        self._chip_grid.setSpacing(6)
         return group
+
+    def _build_chips(self, stems: tuple[str, ...], residual: str) -> None:
+        """One checkable button per stem and one for the residual; a stem both the old and
+        the new model have keeps its state, a new one starts checked."""
+        before = {name: chip.isChecked() for name, chip in self.stem_chips.items()}
+        residual_before = self.residual_chip.isChecked() if self.stem_chips else True
+        for chip in self.stem_chips.values():
+            self._chip_grid.removeWidget(chip)
+            chip.deleteLater()
+        self.stem_chips = {}
+        for index, name in enumerate(stems):
+            chip = self._chip(name, name.capitalize(), f"Extract the {name} stem")
+            chip.setChecked(before.get(name, True) if name != residual else True)
+            self._chip_grid.addWidget(chip, index // 2, index % 2)
+        label = "Other (residual)" if residual == RESIDUAL_STEM else "Residual"
+        chip = self._chip(residual, label, "Input minus the selected stems: everything else (what the model does "
+                          f"not extract, and what its stems leave above its band), so stems + {residual} null "
+                          "against the input.")
+        chip.setChecked(residual_before)
+        self._chip_grid.addWidget(chip, (len(stems) + 1) // 2, 0, 1, 2)
+        self.residual_chip = chip
+        self._stems, self._residual = tuple(stems), residual
+
+    def _chip(self, name: str, text: str, tip: str) -> QToolButton:
+        chip = QToolButton()
+        chip.setObjectName("instrumentChip")
+        chip.setProperty("stem", name)
+        chip.setCheckable(True)
+        chip.setText(text)
+        chip.setToolTip(tip)
+        chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        chip.setMinimumHeight(28)
+        chip.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        chip.toggled.connect(self.changed)
+        self.stem_chips[name] = chip
+        return chip
 
     def _quality_group(self, devices: dict[str, bool]) -> QGroupBox:
         group = QGroupBox("Quality and device")
@@ -169,8 +201,15 @@ class OptionsPanel(QWidget):
         return group
 
     # model and presets ----------------------------------------------------------
+    def _on_model_chosen(self, info: ModelInfo) -> None:
+        self.set_model_info(info)
+        self.changed.emit()
+
     def set_model_info(self, info: ModelInfo) -> None:
+        """Show ``info``'s stems (rebuilding the buttons when they differ) and presets."""
         self._model_info = info
+        if not self.stem_chips or (tuple(info.stems), info.residual) != (self._stems, self._residual):
+            self._build_chips(tuple(info.stems), info.residual)
         current = self.preset.currentData()
         self.preset.blockSignals(True)
         self.preset.clear()
@@ -219,8 +258,8 @@ class OptionsPanel(QWidget):
     # values -----------------------------------------------------------------------
     def options(self) -> AppOptions:
         return AppOptions(
-            stems=tuple(name for name in INSTRUMENTS if self.stem_chips[name].isChecked()),
-            residual=self.stem_chips[RESIDUAL_STEM].isChecked(),
+            stems=tuple(name for name in self._stems if self.stem_chips[name].isChecked()),
+            residual=self.residual_chip.isChecked(),
             preset=self.preset.currentData() or "balanced",
             device=self.device.currentData() or "auto",
             out_dir=Path(self.out_dir.text().strip()).expanduser() if self.out_dir.text().strip() else Path(""),
@@ -229,17 +268,22 @@ class OptionsPanel(QWidget):
             template=self.template.text().strip(),
             overwrite=self.overwrite.isChecked(),
             high_band=self.high_band.currentData() or DEFAULT_HIGH_BAND,
+            model=self._model_info.model_id or "",
+            model_stems=self._stems,
         )
 
     def set_options(self, options: AppOptions) -> None:
+        """Show ``options``; its ``model``, when listed, is chosen first (its stems' buttons)."""
+        if options.model and options.model != self._model_info.model_id:
+            self.model_picker.select(options.model)
         widgets = [*self.stem_chips.values(), self.preset, self.device, self.format, self.bit_depth,
                    self.template, self.out_dir, self.overwrite, self.high_band]
         for widget in widgets:
             widget.blockSignals(True)
         try:
-            for name in INSTRUMENTS:
+            for name in self._stems:
                 self.stem_chips[name].setChecked(name in options.stems)
-            self.stem_chips[RESIDUAL_STEM].setChecked(options.residual)
+            self.residual_chip.setChecked(options.residual)
             self.preset.setCurrentIndex(self._offered_index(options.preset, self._model_info.withheld_presets()))
             self._select(self.device, options.device if self._device_enabled(options.device) else "auto")
             self._select(self.format, options.format)

@@ -7,6 +7,7 @@ temporary INI file); the default is ``QSettings("Stemforge", "Stemforge")``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -48,7 +49,10 @@ class AppSettings:
             template=self._get("options/template", defaults.template),
             overwrite=_to_bool(s.value("options/overwrite"), defaults.overwrite),
             high_band=self._get("options/high_band", defaults.high_band),
+            model=self._get("options/model", defaults.model),
         )
+        if options.model:  # another model's stems: the options panel keeps those the model has
+            options = replace(options, model_stems=options.stems)
         return options.sanitised()
 
     def save_options(self, options: AppOptions) -> None:
@@ -63,6 +67,7 @@ class AppSettings:
         s.setValue("options/template", options.template)
         s.setValue("options/overwrite", "true" if options.overwrite else "false")
         s.setValue("options/high_band", options.high_band)
+        s.setValue("options/model", options.model)
 
     def last_folder(self) -> str:
         return self._get("paths/last_input_folder", str(Path.home()))

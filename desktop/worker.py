@@ -27,11 +27,12 @@ from core.progress import CancelToken
 log = logging.getLogger(__name__)
 
 ModelLoader = Callable[[str | None, str], StemModel]
-"""``(bundle spec or None for the default, device name) -> StemModel``."""
+"""``(model id or path, or None for the default; device name) -> StemModel``."""
 
 
 def default_model_loader(spec: str | None, device: str) -> StemModel:
-    from core.bundle import load_model  # lazy: the window opens without the engine's bundle code
+    """Any installed model, by id or path (:func:`core.models.registry.load_model`)."""
+    from core.models.registry import load_model  # lazy: the window opens without the engine's model code
 
     return load_model(spec, device)
 
