@@ -70,9 +70,9 @@ def launch(files: list[Path] | None = None, model: str | None = None, qt_args: l
     collector = GarbageCollector(interval=1.0)
 
     from desktop.main_window import MainWindow
-    from desktop.model_info import describe
+    from desktop.model_info import describe_model
 
-    info = describe(model) if model else None
+    info = describe_model(model) if model else None
     window = MainWindow(model_info=info, log_file=log_file)
     if files:
         window.add_paths(list(files))
@@ -89,8 +89,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``stemforge-gui`` and of ``stemforge gui`` (one definition for both)."""
     parser.add_argument("inputs", nargs="*", type=Path, metavar="FILE_OR_FOLDER",
                         help="tracks or folders (searched recursively) to put in the queue")
-    parser.add_argument("--model", metavar="BUNDLE", default=None,
-                        help="model bundle folder or installed bundle id (default: the installed default model)")
+    parser.add_argument("--model", metavar="MODEL", default=None,
+                        help="model to start with: an installed model id ('stemforge models' lists them) or a "
+                             "model folder or file (default: the one chosen last time, else the default model)")
 
 
 def run(args: argparse.Namespace) -> Outcome | None:

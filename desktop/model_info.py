@@ -178,6 +178,16 @@ def find_model_card(bundle: Path) -> str:
     return ""
 
 
+def describe_model(spec: str | Path) -> ModelInfo:
+    """Any model by id or path (:func:`core.models.registry.find_model`), never raising."""
+    try:
+        registry = importlib.import_module("core.models.registry")
+        return ModelInfo.from_description(registry.find_model(spec))
+    except Exception as error:
+        log.warning("cannot read model %s: %s", spec, error)
+        return ModelInfo(missing=f"The model {spec} cannot be read: {error}")
+
+
 def describe(spec: str | Path | None = None) -> ModelInfo:
     """Information about a bundle (``spec``) or the default installed one, never raising."""
     try:
