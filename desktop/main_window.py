@@ -17,6 +17,7 @@ parts above is the one that carries a concept.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, QTimer, QUrl
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.log_file = log_file
         self.settings = AppSettings(settings)
+        chosen_model = model_info is not None
         models, model_info = self._models(model_loader, model_info)
         self._injected_loader = model_loader is not None
         self._offered_models = models
@@ -112,7 +114,10 @@ class MainWindow(QMainWindow):
         self._build_ui(devices)
         self._build_actions()
         self._connect_run_control()
-        self.options_panel.set_options(self.settings.load_options())
+        saved = self.settings.load_options()
+        if chosen_model:  # a model named at start-up wins over the one chosen last time
+            saved = replace(saved, model=self.model_info.model_id or "")
+        self.options_panel.set_options(saved)
         self._restore_window_state()
         self.run_control.update_controls()
 
