@@ -15,6 +15,12 @@ On one synthetic stereo 44.1 kHz clip (:mod:`core.benchmark.clip`):
 The goals of issue 5 (2 CPU cores, four stems, stereo 44.1 kHz) are checked against
 the measured figures: fast <= 0.25x, balanced <= 0.5x, best <= 0.75x the HTDemucs time;
 peak memory for 10 minutes <= 1.5 GB and <= 1.3x the 1-minute figure.
+
+An imported model (a Demucs file, :mod:`core.benchmark.imported`) is compared with its own
+networks run by the demucs package (``apply_model``, shifts 0): its ``draft`` through
+Stemforge at most 1.1x that time (issue 29), its memory growth as above, and the peak memory
+of ``apply_model`` on the same inputs beside Stemforge's. Its presets that wait for
+``stemforge tune`` are not timed.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from pathlib import Path
 import torch
 
 import core
+from core.benchmark import imported
 from core.benchmark.clip import clip_block, write_clip
 from core.benchmark.memory import MemoryFigure, measure_in_subprocess
 from core.benchmark.peer import INSTALL_HINT, PeerUnavailable, load_htdemucs, run_htdemucs
@@ -128,6 +135,8 @@ class BenchResult:
     peer_parameters: int | None = None
     memory: dict[str, MemoryFigure] = field(default_factory=dict)
     memory_note: str = ""
+    peer_name: str = "HTDemucs (random weights)"
+    peer_memory: dict[str, MemoryFigure] = field(default_factory=dict)
     goals: list[Goal] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -136,9 +145,10 @@ class BenchResult:
             **self.context,
             "presets": [asdict(p) for p in self.presets],
             "passes": None if self.passes is None else asdict(self.passes),
-            "peer": {"name": "HTDemucs (random weights)", "seconds": self.peer_seconds,
+            "peer": {"name": self.peer_name, "seconds": self.peer_seconds,
                      "cpu_seconds": self.peer_cpu_seconds, "rtf": self.peer_rtf,
-                     "parameters": self.peer_parameters, "note": self.peer_note},
+                     "parameters": self.peer_parameters, "note": self.peer_note,
+                     "memory": {label: asdict(figure) for label, figure in self.peer_memory.items()}},
             "memory": {label: asdict(figure) for label, figure in self.memory.items()},
             "memory_note": self.memory_note,
             "goals": [asdict(g) for g in self.goals],
@@ -167,11 +177,13 @@ def _best_seconds(function, repeats: int) -> float:
 
 
 def time_network_passes(model: StemModel, channels: int, repeats: int) -> PassTiming:
-    """Extractor and student pass times on one batch as the pipeline sends it."""
-    segments = StreamSettings().max_positions * channels
+    """Extractor and student pass times on one batch as the pipeline sends it (a stereo
+    model: ``max_positions`` channel pairs)."""
+    stereo = getattr(model, "channels", 1) == 2
+    segments = StreamSettings().max_positions * (1 if stereo else channels)
     length = model.segment_samples
-    audio = clip_block(0, segments * length, model.sample_rate, 1)[:, 0].reshape(segments, length)
-    mixture = torch.from_numpy(audio).to(model.device)
+    audio = clip_block(0, segments * length * (2 if stereo else 1), model.sample_rate, 1)[:, 0]
+    mixture = torch.from_numpy(audio.reshape((segments, 2, length) if stereo else (segments, length))).to(model.device)
     stems = model.instruments
 
     def run(preset_name: str):
@@ -202,15 +214,17 @@ def check_goals(result: BenchResult) -> list[Goal]:
     not measured (peer skipped, memory skipped)."""
     goals = []
     by_name = {p.name: p for p in result.presets}
-    for name, limit in SPEED_GOALS.items():
+    speed_goals = {"draft": imported.SPEED_GOAL} if result.peer_name.startswith("apply_model") else SPEED_GOALS
+    peer = result.peer_name.split(" (")[0]  # HTDemucs, apply_model
+    for name, limit in speed_goals.items():
         timing = by_name.get(name)
         if timing is None or timing.vs_peer is None:
             why = "peer not run" if result.peer_seconds is None else f"no {name} preset"
-            goals.append(Goal(f"{name} vs HTDemucs", f"<= {limit:.2f}x", "n/a", None, why))
+            goals.append(Goal(f"{name} vs {peer}", f"<= {limit:.2f}x", "n/a", None, why))
             continue
         passed = timing.vs_peer <= limit
         note = "" if passed else f"{timing.vs_peer / limit:.2f}x over the goal"
-        goals.append(Goal(f"{name} vs HTDemucs", f"<= {limit:.2f}x", f"{timing.vs_peer:.3f}x", passed, note))
+        goals.append(Goal(f"{name} vs {peer}", f"<= {limit:.2f}x", f"{timing.vs_peer:.3f}x", passed, note))
     long_label, short_label = "long", "short"
     if long_label in result.memory and short_label in result.memory:
         long, short = result.memory[long_label], result.memory[short_label]
@@ -257,19 +271,23 @@ def run_bench(
         "clip": {"seconds": settings.seconds, "samplerate": settings.samplerate, "channels": settings.channels,
                  "subtype": "PCM_16", "stems": list(model.instruments), "residual": True},
     }
+    offered = [name for name in PRESET_ORDER if name in model.presets and not (
+        model.presets[name].measure_first and model.presets[name].gain_db is None)]
     if settings.memory_preset is None:
-        settings = replace(settings, memory_preset="fast" if "fast" in model.presets else default_preset(model.presets))
+        settings = replace(settings, memory_preset="fast" if "fast" in offered else default_preset(model.presets))
     result = BenchResult(settings, context)
+    if imported.is_imported(model):
+        result.peer_name = "apply_model (the same networks)"
     with tempfile.TemporaryDirectory(prefix="stemforge-bench-", dir=workdir) as temporary:
         folder = Path(temporary)
         clip = write_clip(folder / "clip.wav", settings.seconds, settings.samplerate, settings.channels)
         progress(0.02, "timing network passes")
         result.passes = time_network_passes(model, settings.channels, settings.repeats)
-        names = [name for name in PRESET_ORDER if name in model.presets]
+        names = offered
         for index, name in enumerate(names):
             progress(0.05 + 0.35 * index / len(names), f"separating the clip: {name}")
             options = SeparationOptions(out_dir=folder / "stems" / name, preset=name, device=settings.device,
-                                        overwrite=True)
+                                        overwrite=True, stems=tuple(model.instruments))
             started, cpu_started = time.perf_counter(), time.process_time()
             outcome = separate_file(clip, model, options)
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
@@ -280,6 +298,17 @@ def run_bench(
                                                mask=model.presets[name].mask))
         if settings.skip_peer:
             result.peer_note = f"skipped (--skip-peer); install the peer with: {INSTALL_HINT}"
+        elif imported.is_imported(model):
+            progress(0.4, "the same networks through demucs' apply_model")
+            cpu_started = time.process_time()
+            result.peer_seconds = imported.run_apply_model(model, clip, folder / "peer")
+            result.peer_cpu_seconds = time.process_time() - cpu_started
+            result.peer_rtf = result.peer_seconds / settings.seconds
+            result.peer_parameters = count_parameters(model)
+            result.peer_note = ("demucs.apply.apply_model(model, mix, shifts=0, split=True, overlap=0.25) on the "
+                                "same networks, the file read and every stem written")
+            for timing in result.presets:
+                timing.vs_peer = timing.seconds / result.peer_seconds
         else:
             progress(0.4, "HTDemucs (random weights) on the clip")
             try:
@@ -306,6 +335,10 @@ def run_bench(
                 result.memory[label] = measure_in_subprocess(
                     spec, path, folder / "stems" / label, settings.memory_preset, settings.device,
                     threads=torch.get_num_threads())
+                if imported.is_imported(model) and not settings.skip_peer:
+                    progress(fraction + 0.05, f"apply_model's peak memory, {minutes:g} min input (fresh process)")
+                    result.peer_memory[label] = imported.measure_apply_model_in_subprocess(
+                        spec, path, folder / "peer" / label, threads=torch.get_num_threads())
                 path.unlink()
         else:
             result.memory_note = "skipped (--long-minutes 0)"
@@ -338,7 +371,7 @@ def markdown_bench(result: BenchResult) -> str:
         "",
         "## Speed",
         "",
-        "| preset | steps | time (s) | real-time factor | / HTDemucs | CPU time (s) | / HTDemucs (CPU) |",
+        "| preset | steps | time (s) | real-time factor | / peer | CPU time (s) | / peer (CPU) |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for timing in result.presets:
@@ -349,7 +382,7 @@ def markdown_bench(result: BenchResult) -> str:
         lines.append(f"| {timing.name} | {timing.steps_label()} | {timing.seconds:.2f} | {timing.rtf:.3f} | {ratio} "
                      f"| {cpu} | {cpu_ratio} |")
     if result.peer_seconds is not None:
-        lines.append(f"| HTDemucs (random weights) | - | {result.peer_seconds:.2f} | {result.peer_rtf:.3f} | 1.000x "
+        lines.append(f"| {result.peer_name} | - | {result.peer_seconds:.2f} | {result.peer_rtf:.3f} | 1.000x "
                      f"| {result.peer_cpu_seconds:.1f} | 1.000x |")
     lines += ["", f"Peer: {result.peer_note}", ""]
     if result.passes is not None:
@@ -377,6 +410,10 @@ def markdown_bench(result: BenchResult) -> str:
             if label in result.memory:
                 m = result.memory[label]
                 lines.append(f"| {minutes:g} min | {m.peak_mb:.0f} | {m.rss_after_load_mb:.0f} | {m.seconds:.1f} |")
+            if label in result.peer_memory:
+                m = result.peer_memory[label]
+                lines.append(f"| {minutes:g} min, {result.peer_name} | {m.peak_mb:.0f} | {m.rss_after_load_mb:.0f} "
+                             f"| {m.seconds:.1f} |")
         lines.append("")
     else:
         lines += [result.memory_note, ""]

@@ -1,7 +1,7 @@
 """Peak memory of one separation, measured in a fresh process.
 
 ``python -m core.benchmark.memory --model SPEC --input FILE --out DIR --preset P`` loads
-the model, separates the file with all four stems through :func:`core.jobs.separate_file`
+the model, separates the file with all of its stems through :func:`core.jobs.separate_file`
 and prints one JSON line::
 
     {"status": "done", "seconds": 12.3, "rss_after_load_mb": 410.2, "peak_mb": 455.0}
@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     model = resolve_model(args.model, args.device)
     after_load = current_rss_mb()
-    options = SeparationOptions(out_dir=args.out, preset=args.preset, device=args.device, overwrite=True)
+    options = SeparationOptions(out_dir=args.out, preset=args.preset, device=args.device, overwrite=True,
+                                stems=tuple(model.instruments))
     started = time.perf_counter()
     result = separate_file(args.input, model, options)
     seconds = time.perf_counter() - started

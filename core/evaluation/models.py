@@ -1,7 +1,7 @@
 """Which model the measuring commands (eval, sweep, bench) run.
 
-``--model`` takes what ``stemforge separate`` takes (a bundle folder, an installed
-bundle id, or nothing for the default bundle) plus ``random:CONFIG[:SEGMENT]``: a model
+``--model`` takes what ``stemforge separate`` takes (an installed model id, a model
+folder or file, or nothing for the default, :mod:`core.models.registry`) plus ``random:CONFIG[:SEGMENT]``: a model
 of a named :data:`core.nn.architectures.ARCHITECTURES` entry (``tiny``, ``lite``, ``paper``,
 ``bandsplit-tiny``, ``bandsplit-lite``)
 with random weights, extractor + student + teacher, optionally with another segment
@@ -63,6 +63,6 @@ def resolve_model(spec: str | None, device: str = "auto") -> StemModel:
             raise ConfigError(f"bad model {spec!r}: write random:CONFIG or random:CONFIG:SEGMENT_SAMPLES")
         model = random_model(name, segment_samples=int(segment) if segment else None)
         return model.to(resolve_device(device))
-    from core.bundle import load_model
+    from core.models.registry import load_model
 
     return load_model(spec, device)

@@ -104,7 +104,7 @@ class DemucsModel:
     def __init__(self, networks: Sequence[torch.nn.Module], weights: torch.Tensor, model_id: str,
                  files: Mapping[str, str], presets: Mapping[str, Preset], max_batch: int = 2):
         first = networks[0]
-        self.networks = list(networks)
+        self.members = list(networks)
         self.weights = weights.to(torch.float32)  # (M, S)
         self.model_id = model_id
         self.files = dict(files)
@@ -120,9 +120,13 @@ class DemucsModel:
         self.max_batch = max_batch
         self.device = next(first.parameters()).device
 
+    def networks(self) -> dict[str, torch.nn.Module]:
+        """The bag's networks by name (``model0``, ``model1``...)."""
+        return {f"model{index}": network for index, network in enumerate(self.members)}
+
     def to(self, device: torch.device | str) -> DemucsModel:
         device = torch.device(device)
-        for network in self.networks:
+        for network in self.members:
             network.to(device)
         self.device = device
         return self
@@ -143,7 +147,7 @@ class DemucsModel:
         weights = self.weights.to(self.device)
         total = None
         with torch.inference_mode():
-            for network, row in zip(self.networks, weights, strict=True):
+            for network, row in zip(self.members, weights, strict=True):
                 parts = []
                 for start in range(0, segments.shape[0], max(1, self.max_batch)):
                     cancel.check()
