@@ -28,8 +28,9 @@ def add_model_data_arguments(parser: argparse.ArgumentParser, default_split: str
                              bundle_only: bool = False) -> None:
     """Options shared by eval, sweep and tune (``bundle_only``: --model names a bundle, required)."""
     if bundle_only:
-        parser.add_argument("--model", required=True, metavar="BUNDLE_DIR",
-                            help="model bundle folder or installed id whose presets are rewritten")
+        parser.add_argument("--model", required=True, metavar="MODEL",
+                            help="model bundle folder or installed model id whose presets are rewritten "
+                                 "(an imported model's presets are measured against its draft)")
     else:
         parser.add_argument("--model", default=None,
                             help="model bundle folder or id (default: the bundled default model); "

@@ -1,4 +1,5 @@
-"""``stemforge tune``: pick each preset's sigma_max on the validation split, write it into the bundle."""
+"""``stemforge tune``: pick each preset's sigma_max on the validation split, write it into the bundle;
+for an imported model, measure each preset's gain over draft and write it into its manifest."""
 
 from __future__ import annotations
 
@@ -28,13 +29,18 @@ def run(args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace, bar: ProgressBar) -> None:
     from core.bundle import find_bundle, load_bundle, read_manifest
+    from core.models.registry import find_model
 
     check_tuning_split(args.split)
     grid = parse_grid(args.grid)
     settings = protocol_settings(args)
     if str(args.model).startswith("random:"):
         raise ConfigError("tune rewrites a bundle's manifest: pass a bundle folder or id, not random:")
-    folder = find_bundle(args.model)
+    description = find_model(args.model)
+    if description.family != "stemforge":
+        _run_imported(args, bar, description, settings)
+        return
+    folder = find_bundle(description.path)
     manifest = read_manifest(folder)
     model = load_bundle(folder, args.device)
     source = ChunkSource(args.data, args.split, args.chunk_samples, args.max_chunks, progress=bar)
@@ -56,3 +62,31 @@ def _run(args: argparse.Namespace, bar: ProgressBar) -> None:
     updated = apply_choices(manifest, choices, sweep, args.split, str(args.data))
     path = write_manifest(folder, updated)
     print(f"wrote the tuned presets into {path}")
+
+
+def _run_imported(args: argparse.Namespace, bar: ProgressBar, description, settings) -> None:
+    """An imported model: measure its presets against draft, write the gains into its manifest
+    (:mod:`core.evaluation.imported_tune`)."""
+    from core.evaluation.imported_tune import apply_measurements, measure_presets
+    from core.models import store
+    from core.models.registry import load_described
+
+    if description.source != "installed":
+        raise ConfigError(f"{description.path}: tune records its figures in an installed model's manifest; "
+                          "add the model first ('stemforge models add')")
+    installed = store.read_installed(description.path)
+    model = load_described(description, args.device)
+    source = ChunkSource(args.data, args.split, args.chunk_samples, args.max_chunks, progress=bar)
+    measured, context = measure_presets(model, source, settings, seed=args.seed, total_chunks=len(source),
+                                        progress=bar)
+    bar.clear()
+    lines = [f"# presets of {installed.id} measured on {args.split} ({context['chunks']} chunks, "
+             f"{context['windows_kept']} windows; stems {', '.join(context['stems'])})", "",
+             "| preset | SI-SDRi All (dB, active) | gain over draft (dB) |", "|---|---:|---:|"]
+    lines += [f"| {name} | {row['si_sdri_validation']:.2f} | {row['gain_db']:+.2f} |" for name, row in measured.items()]
+    print("\n".join(lines))
+    if args.dry_run:
+        print("dry run: the manifest was not changed")
+        return
+    updated = store.update_presets(installed, apply_measurements(installed.presets, measured))
+    print(f"wrote the measured presets into {updated.path(store.MANIFEST_NAME)}")
