@@ -32,7 +32,8 @@ ModelLoader = Callable[[str | None, str], StemModel]
 
 def default_model_loader(spec: str | None, device: str) -> StemModel:
     """Any installed model, by id or path (:func:`core.models.registry.load_model`)."""
-    from core.models.registry import load_model  # lazy: the window opens without the engine's model code
+    # lazy: the window opens without the engine's model code
+    from core.models.registry import load_model
 
     return load_model(spec, device)
 

@@ -37,7 +37,7 @@ def test_gains_are_each_presets_si_sdri_minus_drafts_on_the_shared_stems(install
     measured, context = measure_presets(model, chunks, SMALL, seed=3)
     assert set(measured) == {"draft", "fast", "balanced", "best"} and context["stems"] == ["bass", "drums"]
     assert measured["draft"]["gain_db"] == 0.0
-    for name, row in measured.items():
+    for row in measured.values():
         assert row["gain_db"] == pytest.approx(row["si_sdri_validation"] - measured["draft"]["si_sdri_validation"],
                                                abs=1e-3)
     # draft's figure, scored here by hand: the pipeline's estimates on each chunk's windows
