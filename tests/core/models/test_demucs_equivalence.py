@@ -129,3 +129,29 @@ def test_the_shift_ensemble_is_demucs_shifts_with_the_seeds_delays(demucs_folder
     assert got.shape == expected.shape
     assert np.abs(got - expected).max() < TOLERANCE
     assert np.abs(got - demucs_reference(demucs_folder["repo"], "tiny", path)).max() > 1e-3  # shifts change it
+
+
+def test_a_48_khz_file_gets_exact_length_a_null_and_a_recipe_naming_the_files(demucs_folder, tmp_path):
+    """Resampled to the model's 44.1 kHz and back; the band above 22.05 kHz is shared by the
+    rule ('learned' serves the default model only); the recipe records family, files, sha256."""
+    import json
+
+    from core.fileio import sha256_file
+
+    path = tmp_path / "high.wav"
+    sf.write(str(path), synthetic_music(1.5, 48000, 2, seed=4), 48000, subtype="PCM_24")
+    assert main(["separate", str(path), "--model", str(demucs_folder["single"]), "--out", str(tmp_path / "out"),
+                 "--preset", "draft", "--device", "cpu", "--quiet"]) == 0
+    folder = tmp_path / "out" / "high"
+    mix, _ = sf.read(str(path), dtype="float64", always_2d=True)
+    total = sum(sf.read(str(folder / f"{name}.wav"), dtype="float64", always_2d=True)[0]
+                for name in [*SOURCES, "residual"])
+    assert total.shape == mix.shape
+    assert np.abs(total - mix).max() < 1e-9  # PCM_24 in and out: the residual takes the rounding
+    recipe = json.loads((folder / "stemforge.json").read_text())
+    single = demucs_folder["single"]
+    assert recipe["model"] == {"id": "tiny", "family": "demucs", "sha256": sha256_file(single),
+                               "files": {single.name: sha256_file(single)}}
+    assert recipe["high_band"]["mode"] == "assign" and recipe["high_band"]["applied"] is True
+    assert recipe["high_band"]["edge_hz"] == 22050.0
+    assert recipe["output"]["files"]["residual"] == "residual.wav"
