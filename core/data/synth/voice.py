@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.data.synth.fluidsynth import SynthUnavailableError
 from core.data.synth.midi import Note
 
 VOICE_RATE = 22050
@@ -98,8 +99,8 @@ OOHS: tuple[str, ...] = ("ooh", "aah", "oh", "mm")
 """What backing singers sing on held chords."""
 
 
-class VoiceUnavailableError(RuntimeError):
-    """espeak-ng or praat-parselmouth is missing."""
+class VoiceUnavailableError(SynthUnavailableError):
+    """espeak-ng or praat-parselmouth is missing: the message says what to install."""
 
 
 def _parselmouth():
