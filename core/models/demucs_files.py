@@ -39,6 +39,10 @@ from core.fileio import sha256_file
 TH_SUFFIX = ".th"
 BAG_SUFFIXES = (".yaml", ".yml")
 INSTALL_HINT = 'pip install "stemforge[demucs]" (the official demucs package, 4.1.0)'
+LICENCE_NOTE = ("Demucs (Meta Platforms) is MIT-licensed code; its README states no separate licence for "
+                "the released weights, which were trained on MUSDB18-HQ plus other data. Check the "
+                "terms that apply to your use before publishing stems made with them.")
+"""The licence situation of Demucs weights, shown with every Demucs model (and before a download)."""
 _SIGNED_NAME = re.compile(r"^(?P<sig>.+)-(?P<sha8>[0-9a-f]{8})$")
 
 

@@ -40,6 +40,7 @@ from core.audio.overlap_add import SegmentPlan
 from core.errors import ConfigError, ModelLoadError
 from core.models.demucs_files import (
     BAG_SUFFIXES,
+    LICENCE_NOTE,
     TH_SUFFIX,
     build_network,
     choose_entry,
@@ -66,10 +67,6 @@ DEMUCS_PRESETS: dict[str, dict] = {
     "best": {"steps": 0, "sigma_max": 0.0, "shifts": 4, "measure_first": True},
 }
 """The presets rows of an imported Demucs model (module docstring)."""
-
-LICENCE_NOTE = ("Demucs (Meta Platforms) is MIT-licensed code; its README states no separate licence for "
-                "the released weights, which were trained on MUSDB18-HQ plus other data. Check the "
-                "terms that apply to your use before publishing stems made with them.")
 
 
 def presets_from_rows(rows: Mapping[str, Mapping]) -> dict[str, Preset]:
