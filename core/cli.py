@@ -181,11 +181,11 @@ def add_models_arguments(parser: argparse.ArgumentParser) -> None:
     add_arguments(parser)
 
 
-def run_models(args: argparse.Namespace) -> None:
-    """``stemforge models [list|add|remove]`` (:mod:`core.models.command`)."""
+def run_models(args: argparse.Namespace) -> Outcome | None:
+    """``stemforge models [list|add|remove|get]`` (:mod:`core.models.command`)."""
     from core.models.command import run
 
-    run(args)
+    return run(args)
 
 
 def chosen_command(argv: list[str]) -> str | None:

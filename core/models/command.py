@@ -1,4 +1,5 @@
-"""``stemforge models``: list the installed models; ``models add PATH...``; ``models remove ID``.
+"""``stemforge models``: list the installed models; ``models add PATH...``; ``models remove ID``;
+``models get ID`` (:mod:`core.models.get_command`: download an official model on request).
 
 Listing reads manifests only (no weights, no third-party file is opened). Adding reads
 and checks every file first (a Demucs ``.th`` with torch's weights-only unpickler, see
@@ -40,10 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     remove = actions.add_parser("remove", help="remove an installed model",
                                 description="Remove a model from the user's model folder (built-in models stay).")
     remove.add_argument("model_id", metavar="ID")
+    from core.models.get_command import add_get_parser
+
+    add_get_parser(actions)
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace):
     action = getattr(args, "models_action", None) or "list"
+    if action == "get":
+        from core.models.get_command import run_get
+
+        return run_get(args)
     if action == "add":
         _add(args)
     elif action == "remove":
