@@ -159,7 +159,41 @@ def _quality_section(reports: list[dict], presets: dict) -> list[str]:
             f"{first['machine']}.", "",
             "Active stems (windows where the stem plays):", "", quality_table(rows, "active", labels), "",
             "Paper convention (silent references included):", "", quality_table(rows, "paper", labels), "",
-            "Goals (active stems):", "", *goals_table(check_goals(rows, presets))]
+            "Goals (active stems):", "", *goals_table(check_goals(rows, presets)),
+            *_leakage_section(first)]
+
+
+def architecture_kind(manifest: dict) -> str:
+    """What the bundle's extractor is, in words, from its manifest's architecture entry."""
+    entry = manifest.get("architecture", {})
+    if "bandsplit" in entry:
+        return "band-split mask estimator (STFT bands, sequence modelling across time and bands)"
+    unet = entry.get("unet", {})
+    levels = unet.get("multipliers")
+    depth = len(levels) if isinstance(levels, (list, tuple)) else None
+    return f"1D waveform U-Net{f', {depth} levels' if depth else ''}"
+
+
+def _leakage_section(report: dict) -> list[str]:
+    """The leakage tables of one report (written when the mixtures held ``other``)."""
+    leakage = report.get("leakage") or {}
+    if not leakage:
+        return []
+    from core.evaluation.leakage import SOURCES, UNEXPLAINED
+
+    lines = ["", "Leakage (least-squares share of each estimate's energy from each true stem and from "
+             "`other`, the set's vocals, strings, synths...; last column: median level of an estimate, dB "
+             "re the mix, in windows where its source is silent):", ""]
+    for name, table in leakage.items():
+        lines += [f"`{name}`:", "", "| estimate | " + " | ".join((*SOURCES, UNEXPLAINED)) + " | silent-source level |",
+                  "|---" * (len(SOURCES) + 3) + "|"]
+        for stem, row in table["shares"].items():
+            cells = " | ".join(_cell(row.get(source)) for source in (*SOURCES, UNEXPLAINED))
+            level = table["silent_source_level"][stem]
+            shown = "n/a" if level["median_db"] is None else f"{level['median_db']:.1f} ({level['windows']})"
+            lines.append(f"| {stem} | {cells} | {shown} |")
+        lines.append("")
+    return lines
 
 
 def _full_band_section(report: dict) -> list[str]:
@@ -376,7 +410,7 @@ def _write_card(bundle, evals, sweep_dir, bench_file, runs, recipe, data_descrip
              f"- weights: `{Path(bundle).name}/weights.safetensors`, {info['size_bytes'] / 1e6:.1f} MB, "
              f"sha256 `{info['sha256'][:16]}...`",
              f"- networks: {', '.join(info['networks'])}; {info['parameters'] / 1e6:.1f} M parameters in all; "
-             f"architecture `{manifest['architecture'].get('name')}` (1D U-Net), {info['sample_rate']} Hz mono, "
+             f"architecture `{manifest['architecture'].get('name')}` ({architecture_kind(manifest)}), {info['sample_rate']} Hz mono, "
              f"segment {info['segment_samples']} samples",
              "- method: Karchkhadze, Izadi, Zhang 2024, \"Improving Source Extraction with Diffusion and "
              f"Consistency Models\": {method}", "",

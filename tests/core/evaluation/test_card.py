@@ -249,3 +249,20 @@ def test_masked_presets_and_their_unmasked_rows_are_named():
     labels = row_labels([{"name": "draft:nomask"}, {"name": "draft"}, {"name": "fast"}], presets)
     assert labels == {"draft:nomask": "draft without the ratio mask", "draft": "draft (extractor, ratio mask)",
                       "fast": "fast (extractor, 2 views: (f(x) - f(-x)) / 2, ratio mask)"}
+
+
+def test_the_card_shows_the_leakage_table_and_the_real_architecture():
+    from core.evaluation.card import _leakage_section, architecture_kind
+
+    shares = {stem: {"bass": 0.1, "drums": 0.0, "guitar": 0.5, "piano": 0.0, "other": 0.3,
+                     "unexplained": 0.1} for stem in ("bass", "drums", "guitar", "piano")}
+    levels = {stem: {"median_db": -12.5, "windows": 4} for stem in shares}
+    levels["drums"] = {"median_db": None, "windows": 0}
+    lines = _leakage_section({"leakage": {"draft": {"shares": shares, "silent_source_level": levels}}})
+    text = "\n".join(lines)
+    assert "| estimate | bass | drums | guitar | piano | other | unexplained | silent-source level |" in text
+    assert "| piano | 0.10 | 0.00 | 0.50 | 0.00 | 0.30 | 0.10 | -12.5 (4) |" in text
+    assert "| drums |" in text and "n/a |" in text
+    assert _leakage_section({"rows": []}) == []
+    assert architecture_kind({"architecture": {"unet": {"multipliers": [1, 2, 4]}}}) == "1D waveform U-Net, 3 levels"
+    assert architecture_kind({"architecture": {"unet": {}, "bandsplit": {}}}).startswith("band-split")
