@@ -1,4 +1,5 @@
-"""The model selector: installed models, "Add model…", "Remove", and the chosen model's stems
+"""The model selector: installed models, "Add model…", "Get model…" (an official Demucs model,
+downloaded on request: :mod:`desktop.model_getter`), "Remove", and the chosen model's stems
 and licence note.
 
 The list comes from :func:`desktop.model_info.list_models` (or a fixed list when the window
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.model_getter import ModelGetter
 from desktop.model_info import ModelInfo, list_models
 
 log = logging.getLogger(__name__)
@@ -45,11 +47,13 @@ class ModelPicker(QGroupBox):
         model_changed(object): the chosen :class:`ModelInfo` (also after adding or removing).
         error(str, str): a title and a readable message (adding or removing failed).
         add_finished(bool): an "Add model…" ended (True: a model was added).
+        get_finished(bool): a "Get model…" ended (True: a model was downloaded and installed).
     """
 
     model_changed = Signal(object)
     error = Signal(str, str)
     add_finished = Signal(bool)
+    get_finished = Signal(bool)
     _added = Signal(object, str)  # from the adding thread: description or None, error message
 
     def __init__(self, models: list[ModelInfo] | None = None,
@@ -65,6 +69,9 @@ class ModelPicker(QGroupBox):
         self.add_button.setToolTip("Install a model from files you have: a Demucs .th, a bag's .yaml beside its "
                                    ".th files, or a Stemforge bundle's manifest.json.\n" + PICKLE_NOTE)
         self.add_button.clicked.connect(self.choose_files)
+        self.getter = ModelGetter(self)
+        self.getter.finished.connect(self._on_got)
+        self.get_button = self.getter.button()
         self.remove_button = QPushButton("Remove")
         self.remove_button.setToolTip("Remove the chosen model from your model folder (built-in models stay)")
         self.remove_button.clicked.connect(lambda: self.remove_current())
@@ -74,6 +81,7 @@ class ModelPicker(QGroupBox):
         buttons = QHBoxLayout()
         buttons.setSpacing(4)
         buttons.addWidget(self.add_button)
+        buttons.addWidget(self.get_button)
         buttons.addWidget(self.remove_button)
         layout = QVBoxLayout(self)
         layout.setSpacing(6)
@@ -165,6 +173,13 @@ class ModelPicker(QGroupBox):
         log.info("added model %s (%s)", description.id, description.family)
         self.refresh(description.id)
         self.add_finished.emit(True)
+
+    def _on_got(self, description, message: str, cancelled: bool) -> None:
+        if description is not None:
+            self.refresh(description.id)
+        elif message and not cancelled:
+            self.error.emit("The model cannot be downloaded", message)
+        self.get_finished.emit(description is not None)
 
     def remove_current(self, confirm: bool = True) -> bool:
         """Remove the chosen model (asks first unless ``confirm`` is False)."""

@@ -156,8 +156,9 @@ def fetch_file(url: str, file: OfficialFile, folder: Path, progress: Callable[[i
             raise ModelLoadError(f"{url}: the server offers {offered} bytes, the pinned file has {file.size}; "
                                  "nothing installed" + _kept(partial, offset))
         offset = _receive(url, file, response, partial, offset, digest, progress, cancel)
-    if file.size is not None and offset != file.size:
-        raise ModelLoadError(f"{url}: the transfer ended after {megabytes(offset)} of {megabytes(file.size)}; "
+    expected = file.size if file.size is not None else offered
+    if expected is not None and offset != expected:  # the connection closed early
+        raise ModelLoadError(f"{url}: the transfer broke off after {megabytes(offset)} of {megabytes(expected)}; "
                              "nothing installed" + _kept(partial, offset))
     return _verified(url, file, partial, final, digest)
 
