@@ -49,13 +49,19 @@ def run_get(args: argparse.Namespace) -> Outcome | None:
         print(line)
     if not args.yes:
         _confirm(model, catalogue)
+    from core.cli import EXIT_TERMINATED, Terminated
+
     bar = ProgressBar()
     try:
         description = get_official(model.id, catalogue, progress=bar)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # what was received is kept: say so, not "removed"
         bar.clear()
         print(f"stemforge: interrupted{_kept(download_folder(model.id))}", file=sys.stderr)
         return Outcome.INTERRUPTED
+    except Terminated:
+        bar.clear()
+        print(f"stemforge: terminated{_kept(download_folder(model.id))}", file=sys.stderr)
+        raise SystemExit(EXIT_TERMINATED) from None
     finally:
         bar.clear()
     print(f"installed {description.id} ({description.family}) -> {description.path}")

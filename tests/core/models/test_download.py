@@ -259,6 +259,51 @@ def test_models_get_failures_are_one_line(catalogue, server, weights, monkeypatc
     assert capsys.readouterr().err.count("\n") == 1
 
 
+def test_ctrl_c_keeps_what_was_received_and_the_same_command_resumes(catalogue, server, weights, monkeypatch,
+                                                                     capsys):
+    import core.models.get_command as get_command
+
+    monkeypatch.setattr(official, "OFFICIAL", catalogue)
+    monkeypatch.setattr(download, "CHUNK_BYTES", 1 << 14)
+
+    class CtrlC:
+        def __init__(self):
+            self.calls = 0
+
+        def __call__(self, fraction, message):
+            self.calls += 1
+            if self.calls == 3:
+                raise KeyboardInterrupt
+
+        def clear(self):
+            pass
+
+    class Quiet(CtrlC):
+        def __call__(self, fraction, message):
+            pass
+
+    monkeypatch.setattr(get_command, "ProgressBar", CtrlC)
+    assert main(["models", "get", "tiny", "--yes"]) == 130
+    folder = download.download_folder("tiny")
+    assert capsys.readouterr().err == (f"stemforge: interrupted; 0.0 MB received are kept in {folder}: "
+                                       "the same command resumes\n")
+    (partial,) = folder.glob("*.part")
+    assert partial.stat().st_size == 3 * (1 << 14) and store.list_installed()[0] == []
+    monkeypatch.setattr(get_command, "ProgressBar", Quiet)
+    assert main(["models", "get", "tiny", "--yes"]) == 0
+    assert server.served[-1].range == f"bytes={3 * (1 << 14)}-"
+    assert [m.id for m in store.list_installed()[0]] == ["tiny"]
+
+
+def test_too_little_room_is_refused_before_any_request(catalogue, server, monkeypatch, own_model_folders):
+    monkeypatch.setattr(download.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 1000})())
+    with pytest.raises(ModelLoadError) as error:
+        download.get_official("tiny", catalogue)
+    assert str(error.value) == (f"{download.download_folder('tiny')}: tiny needs 0.3 MB more, the disk has 0.0 MB "
+                                "free; nothing downloaded")
+    assert server.served == [] and not (own_model_folders / ".downloads").exists()
+
+
 # -- the official table ----------------------------------------------------------------------
 
 
