@@ -163,7 +163,7 @@ class RunControl(QWidget):
         self.overall.setValue(0)
         self.run_label.setText("Starting…")
         log.info("starting %d file%s: %s, preset %s, device %s -> %s", len(items), "s" if len(items) != 1 else "",
-                 ", ".join(options.stems) + (" + other" if options.residual else ""), options.preset,
+                 ", ".join(options.stems) + (" + the residual" if options.residual else ""), options.preset,
                  options.device, options.out_dir)
         self.update_controls()
         self._tick.start()

@@ -14,7 +14,8 @@ What ``--model`` takes, everywhere (CLI, app, eval, bench):
 Each family is a module with ``FAMILY``, ``accepts(path)``, ``describe(path, source)`` and
 ``load(description, device)`` (:data:`FAMILIES`); imported families add
 ``inspect(paths, model_id)``, which ``stemforge models add`` installs through
-:func:`core.models.store.install`. A family's modules are imported only when one of its
+:func:`core.models.store.install`, and ``description_from_manifest(installed)``, which lists
+an installed one from its manifest alone. A family's modules are imported only when one of its
 models is used, so a missing optional package (``demucs``) only affects its own models.
 """
 
@@ -65,13 +66,11 @@ def installed_models() -> tuple[list[ModelDescription], list[StemforgeError]]:
     imported, broken = store.list_installed()
     problems.extend(broken)
     for model in imported:
-        if model.family not in FAMILIES:
+        if model.family not in FAMILIES or model.family == "stemforge":
             problems.append(ModelLoadError(f"{model.folder}: model {model.id} is of family {model.family!r}, "
-                                           "which this version cannot run"))
+                                           "which this version cannot import"))
             continue
-        from core.models.demucs_model import description_from_manifest
-
-        found.setdefault(model.id, description_from_manifest(model))
+        found.setdefault(model.id, family_module(model.family).description_from_manifest(model))
     return list(found.values()), problems
 
 
@@ -153,7 +152,7 @@ def add_model(paths: list[Path], model_id: str | None = None) -> ModelDescriptio
         return hybrid.describe(hybrid.install_bundle(paths[0], store.models_folder()), source="installed")
     if model_id is not None:
         store.check_model_id(model_id)
-    family = family_module("demucs")
+    family = family_module("demucs")  # the one importable family so far; the next one picks by file type here
     manifest, sources = family.inspect(paths, model_id)
     store.check_model_id(manifest.id)
     _refuse_taken(manifest.id)
