@@ -18,9 +18,9 @@ from collections.abc import Collection
 from pathlib import Path
 
 from core import __version__
-from core.argtypes import seed
+from core.argtypes import positive_int, seed
 from core.console import ProgressBar, one_line
-from core.devices import DEVICE_NAMES
+from core.devices import DEFAULT_SEPARATE_THREADS, DEFAULT_THREADS_REASON, DEVICE_NAMES
 from core.errors import AudioLoadError, ConfigError, Outcome, StemforgeError, UnknownModelError
 from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, INSTRUMENTS
 from core.model import PRESET_ORDER
@@ -116,6 +116,9 @@ def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=seed, default=0,
                         help="seed of the refiner's noise, 0 to 2^64 - 1: the same seed repeats a render "
                              "exactly (default: 0)")
+    parser.add_argument("--threads", type=positive_int, default=DEFAULT_SEPARATE_THREADS, metavar="N",
+                        help="CPU threads for the networks (torch's intra-op threads), 1 or more "
+                             f"(default: {DEFAULT_SEPARATE_THREADS}: {DEFAULT_THREADS_REASON})")
     parser.add_argument("--quiet", action="store_true", help="print only errors")
 
 
@@ -136,7 +139,7 @@ def run_separate(args: argparse.Namespace) -> Outcome | None:
             out_dir=args.out, stems=check_stems(args.stems or model.instruments, model.instruments),
             preset=args.preset, device=args.device, format=args.format, subtype=args.subtype,
             template=args.template, residual=args.residual, overwrite=args.overwrite, seed=args.seed,
-            high_band=args.high_band,
+            high_band=args.high_band, threads=args.threads,
         )
 
     files, empty = scan_inputs(args.inputs)

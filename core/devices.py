@@ -70,3 +70,26 @@ def threads_for_network(parameters: int, device: str | torch.device = "cpu") -> 
     choice, one per core). ``auto`` counts as the CPU: a small network gains nothing from
     threads wherever it runs."""
     return 1 if parameters < SMALL_NETWORK_PARAMETERS and str(device) in ("auto", "cpu") else None
+
+
+DEFAULT_SEPARATE_THREADS = 1
+"""torch's CPU threads for ``stemforge separate`` and the app when not told otherwise.
+
+Chosen by measurement (README, "Command line"): on the 2-core build machine loaded by a
+training run, separating the 20 s demo track with the shipped model took 14.7-18.5 s
+wall on one thread and 45.7-55.6 s on torch's default two (three runs each, interleaved);
+threads that wait for a busy core cost more than they share. An idle machine with more
+cores may gain from more (``--threads N``)."""
+DEFAULT_THREADS_REASON = "the fastest on a busy machine; an idle one with more cores may gain from more"
+
+
+def use_cpu_threads(threads: int | None) -> None:
+    """Run torch's CPU work in the calling thread on ``threads`` threads (None: leave the
+    count as it is). torch keeps the count per OS thread for threads already running, so
+    this is called in the thread that runs the model (:func:`core.jobs.run_batch`: the
+    CLI's main thread, the app's worker thread)."""
+    if threads is None:
+        return
+    import torch
+
+    torch.set_num_threads(threads)

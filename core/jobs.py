@@ -25,6 +25,7 @@ from core.audio.high_band import has_high_band
 from core.audio.learned_high_band import learned_mask_record
 from core.audio.reader import AudioInfo, AudioSource, is_audio_file
 from core.audio.writer import StemWriter, default_subtype, write_temporary_text
+from core.devices import use_cpu_threads
 from core.errors import (
     AudioLoadError,
     AudioWriteError,
@@ -72,6 +73,9 @@ class SeparationOptions:
     overwrite: bool = False
     seed: int = 0
     high_band: str = DEFAULT_HIGH_BAND
+    threads: int | None = None
+    """torch's CPU threads for the run, set in the thread that runs it; None leaves them as
+    they are (the CLI and the app pass :data:`core.devices.DEFAULT_SEPARATE_THREADS`)."""
     settings: StreamSettings = field(default_factory=StreamSettings)
 
 
@@ -424,6 +428,7 @@ def run_batch(
     """
     options = with_model_defaults(options, model)
     validate_options(options, model)
+    use_cpu_threads(options.threads)
     results: list[FileResult] = []
     reserved: set[Path] = set()
     inputs = {resolved(p) for p in paths}

@@ -33,7 +33,7 @@ LOSSLESS_PCM: tuple[str, ...] = ("PCM_16", "PCM_24")
 
 __all__ = [
     "BIT_DEPTHS", "OUTPUT_FORMATS", "SEED_RANGE", "check_high_band", "check_output_format", "check_preset",
-    "check_seed", "check_stems", "check_subtype", "check_template", "validate_options",
+    "check_seed", "check_stems", "check_threads", "check_subtype", "check_template", "validate_options",
 ]
 
 
@@ -62,6 +62,12 @@ def check_seed(seed: int) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or not low <= seed <= high:
         raise ConfigError(f"seed {seed!r} is out of range; choose a whole number from {low} to {high} (2^64 - 1)")
     return seed
+
+
+def check_threads(threads: int | None) -> None:
+    """``threads`` (torch's CPU threads for a run) is None (leave them) or a whole number >= 1."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ConfigError(f"threads must be a whole number of at least 1, not {threads!r}")
 
 
 def check_preset(preset: str, available: Iterable[str]) -> None:
@@ -110,3 +116,4 @@ def validate_options(options: SeparationOptions, model: StemModel) -> None:
     check_output_format(options.format, options.subtype)
     check_template(options.template)
     check_seed(options.seed)
+    check_threads(options.threads)

@@ -36,7 +36,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
-    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -49,7 +48,7 @@ from desktop.drop_zone import DropZone, paths_from_mime
 from desktop.logs import LogPanel
 from desktop.model_info import ModelInfo, describe, list_models
 from desktop.options import AppOptions
-from desktop.options_panel import OptionsPanel
+from desktop.options_panel import OptionsColumn, OptionsPanel
 from desktop.preview import PreviewPanel
 from desktop.queue import JobQueue, QueueItem
 from desktop.queue_model import QueueTableModel, QueueTableView
@@ -176,12 +175,7 @@ class MainWindow(QMainWindow):
         self.options_panel = OptionsPanel(self.model_info, devices, models=self._offered_models)
         self.options_panel.model_picker.model_changed.connect(self._on_model_changed)
         self.options_panel.model_picker.error.connect(self.show_error)
-        options_scroll = QScrollArea()
-        options_scroll.setObjectName("optionsScroll")
-        options_scroll.setWidgetResizable(True)
-        options_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        options_scroll.setWidget(self.options_panel)
-        options_scroll.setMinimumWidth(270)
+        self.options_column = OptionsColumn(self.options_panel)
 
         self.drop_zone = DropZone()
         self.drop_zone.paths_dropped.connect(self.add_paths)
@@ -210,10 +204,11 @@ class MainWindow(QMainWindow):
         self.right_splitter.setSizes([200, 330, 90])
         self.main_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.main_splitter.setObjectName("mainSplitter")
-        self.main_splitter.addWidget(options_scroll)
+        self.main_splitter.addWidget(self.options_column)
         self.main_splitter.addWidget(self.right_splitter)
+        self.main_splitter.setCollapsible(0, False)
         self.main_splitter.setStretchFactor(1, 1)
-        self.main_splitter.setSizes([290, 900])
+        self.main_splitter.setSizes([self.options_column.sizeHint().width(), 900])
 
         central = QWidget()
         layout = QVBoxLayout(central)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from core.devices import DEVICE_NAMES
+from core.devices import DEFAULT_SEPARATE_THREADS, DEVICE_NAMES
 from core.errors import ConfigError
 from core.instruments import DEFAULT_HIGH_BAND, HIGH_BAND_MODES, INSTRUMENTS
 from core.jobs import DEFAULT_TEMPLATE, SeparationOptions
@@ -28,6 +28,9 @@ BIT_DEPTH_LABELS = {"keep": "Keep input", "PCM_16": "16-bit PCM", "PCM_24": "24-
 DEVICES = DEVICE_NAMES
 DEVICE_LABELS = {"auto": "Auto", "cpu": "CPU", "cuda": "CUDA (NVIDIA)", "mps": "MPS (Apple)"}
 HIGH_BAND_LABELS = {"assign": "Share among the stems", "learned": "Share (learned)", "residual": "Leave in Other"}
+
+MAX_THREADS = 256
+"""The most CPU threads the app's settings accept (the spin box offers up to the machine's cores)."""
 
 APP_BLOCK_FRAMES = 1 << 14
 """Frames read per block in the app: progress is reported after each block, so a
@@ -62,6 +65,7 @@ class AppOptions:
     template: str = DEFAULT_TEMPLATE
     overwrite: bool = False
     high_band: str = DEFAULT_HIGH_BAND
+    threads: int = DEFAULT_SEPARATE_THREADS
     model: str = ""
     model_stems: tuple[str, ...] = INSTRUMENTS
 
@@ -90,6 +94,7 @@ class AppOptions:
             residual=self.residual,
             overwrite=self.overwrite,
             high_band=self.high_band,
+            threads=self.threads,
             settings=StreamSettings(block_frames=APP_BLOCK_FRAMES),
         )
 
@@ -110,5 +115,7 @@ class AppOptions:
             bit_depth=self.bit_depth if self.bit_depth in BIT_DEPTHS else defaults.bit_depth,
             template=self.template or defaults.template,
             high_band=self.high_band if self.high_band in HIGH_BAND_MODES else defaults.high_band,
+            threads=self.threads if isinstance(self.threads, int) and 1 <= self.threads <= MAX_THREADS
+            else defaults.threads,
             out_dir=Path(self.out_dir) if str(self.out_dir).strip() not in ("", ".") else defaults.out_dir,
         )

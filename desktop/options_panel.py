@@ -6,9 +6,10 @@ choosing another model rebuilds them, keeping the choice of every stem both mode
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -21,7 +22,9 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
+    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -38,6 +41,7 @@ from desktop.options import (
     DEVICES,
     FORMATS,
     HIGH_BAND_LABELS,
+    MAX_THREADS,
     AppOptions,
     bit_depth_problem,
 )
@@ -51,6 +55,9 @@ HIGH_BAND_HELP = ("The default model hears up to 11 kHz. For inputs above 22.05 
                   "11 kHz (cymbals, string noise), judged by a small trained network from the stems'\n"
                   "content just below; what no stem claims goes to Other. \"Share among the stems\"\n"
                   "judges the shares by a fixed rule instead. \"Leave in Other\" puts all of it in Other.")
+THREADS_HELP = ("CPU threads for the networks and masks. One is the fastest on a computer busy with\n"
+                "other work (threads then wait on each other); an idle computer with several cores\n"
+                "may separate faster with more.")
 
 
 def _set_item_enabled(combo: QComboBox, index: int, enabled: bool, tip: str = "") -> None:
@@ -158,7 +165,21 @@ class OptionsPanel(QWidget):
             self.high_band.addItem(HIGH_BAND_LABELS[name], name)
         self.high_band.setToolTip(HIGH_BAND_HELP)
         self.high_band.currentIndexChanged.connect(self.changed)
-        form.addRow("Device", self.device)
+        self.threads = QSpinBox()
+        self.threads.setRange(1, min(MAX_THREADS, max(1, os.cpu_count() or 1)))
+        self.threads.setToolTip(THREADS_HELP)
+        self.threads.valueChanged.connect(self.changed)
+        threads_label = QLabel("Threads")
+        threads_label.setToolTip(THREADS_HELP)
+        threads_label.setBuddy(self.threads)
+        self.device.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.device.setMinimumContentsLength(6)
+        device_row = QHBoxLayout()  # the device and its CPU threads share a row: the column fits an 820 px window
+        device_row.setSpacing(6)
+        device_row.addWidget(self.device, 1)
+        device_row.addWidget(threads_label)
+        device_row.addWidget(self.threads)
+        form.addRow("Device", device_row)
         form.addRow("Above 11 kHz", self.high_band)
         return group
 
@@ -268,6 +289,7 @@ class OptionsPanel(QWidget):
             template=self.template.text().strip(),
             overwrite=self.overwrite.isChecked(),
             high_band=self.high_band.currentData() or DEFAULT_HIGH_BAND,
+            threads=self.threads.value(),
             model=self._model_info.model_id or "",
             model_stems=self._stems,
         )
@@ -277,7 +299,7 @@ class OptionsPanel(QWidget):
         if options.model and options.model != self._model_info.model_id:
             self.model_picker.select(options.model)
         widgets = [*self.stem_chips.values(), self.preset, self.device, self.format, self.bit_depth,
-                   self.template, self.out_dir, self.overwrite, self.high_band]
+                   self.template, self.out_dir, self.overwrite, self.high_band, self.threads]
         for widget in widgets:
             widget.blockSignals(True)
         try:
@@ -292,6 +314,7 @@ class OptionsPanel(QWidget):
             self.out_dir.setText(str(options.out_dir))
             self.overwrite.setChecked(options.overwrite)
             self._select(self.high_band, options.high_band)
+            self.threads.setValue(options.threads)
         finally:
             for widget in widgets:
                 widget.blockSignals(False)
@@ -308,3 +331,36 @@ class OptionsPanel(QWidget):
         index = combo.findData(value)
         if index >= 0:
             combo.setCurrentIndex(index)
+
+
+class OptionsColumn(QScrollArea):
+    """The options panel in a column that scrolls only vertically.
+
+    It is never narrower than the panel's minimum width plus a vertical scroll bar, so the
+    panel is never cut off on the right (no horizontal scroll bar): the window's splitter
+    and minimum width make room for it, and a short window scrolls the panel up and down.
+    The width follows the panel (another model's longer name, for example)."""
+
+    def __init__(self, panel: QWidget, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("optionsScroll")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(panel)
+        panel.installEventFilter(self)
+
+    def _width_for(self, panel_width: int) -> int:
+        return panel_width + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(self._width_for(self.widget().minimumSizeHint().width()), super().minimumSizeHint().height())
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(self._width_for(self.widget().sizeHint().width()), super().sizeHint().height())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # the panel's minimum width may have changed
+        return super().eventFilter(watched, event)
+

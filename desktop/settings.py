@@ -26,6 +26,13 @@ def _to_bool(value, default: bool) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
+def _to_int(value, default: int) -> int:
+    try:
+        return int(str(value).strip()) if value is not None else default
+    except ValueError:
+        return default
+
+
 class AppSettings:
     def __init__(self, settings: QSettings | None = None):
         self.qsettings = settings if settings is not None else QSettings(ORGANISATION, APPLICATION)
@@ -49,6 +56,7 @@ class AppSettings:
             template=self._get("options/template", defaults.template),
             overwrite=_to_bool(s.value("options/overwrite"), defaults.overwrite),
             high_band=self._get("options/high_band", defaults.high_band),
+            threads=_to_int(s.value("options/threads"), defaults.threads),
             model=self._get("options/model", defaults.model),
         )
         if options.model:  # another model's stems: the options panel keeps those the model has
@@ -67,6 +75,7 @@ class AppSettings:
         s.setValue("options/template", options.template)
         s.setValue("options/overwrite", "true" if options.overwrite else "false")
         s.setValue("options/high_band", options.high_band)
+        s.setValue("options/threads", str(options.threads))
         s.setValue("options/model", options.model)
 
     def last_folder(self) -> str:

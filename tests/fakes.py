@@ -69,3 +69,16 @@ class FilterBankModel:
     def to(self, device):
         self.device = torch.device(device)
         return self
+
+
+class ThreadCountingModel(FilterBankModel):
+    """FilterBankModel that records torch's CPU thread count in the thread running each call."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.thread_counts: set[int] = set()
+
+    def separate(self, mixture: torch.Tensor, instruments: Sequence[str], preset: Preset,
+                 generator: torch.Generator, cancel: CancelToken) -> torch.Tensor:
+        self.thread_counts.add(torch.get_num_threads())
+        return super().separate(mixture, instruments, preset, generator, cancel)

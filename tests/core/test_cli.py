@@ -14,7 +14,17 @@ import core.cli
 from core.cli import main, run_command
 from core.errors import ConfigError, Outcome
 from tests.conftest import FifoWatchdog
-from tests.fakes import FilterBankModel
+from tests.fakes import FilterBankModel, ThreadCountingModel
+
+
+@pytest.fixture(autouse=True)
+def torch_threads_restored():
+    """`separate` sets torch's thread count in this (the main) thread: put it back after each test."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture
@@ -84,7 +94,7 @@ def test_help_explains_every_option():
     result = subprocess.run([sys.executable, "-m", "core.cli", "separate", "--help"],
                             capture_output=True, text=True, check=True)
     for option in ("--out", "--stems", "--preset", "--model", "--device", "--format", "--subtype",
-                   "--template", "--no-residual", "--overwrite", "--seed", "--quiet"):
+                   "--template", "--no-residual", "--overwrite", "--seed", "--threads", "--quiet"):
         assert option in result.stdout
 
 
@@ -355,3 +365,42 @@ def test_a_file_name_with_a_newline_keeps_its_error_on_one_line(fake_model, tmp_
     assert main(["separate", str(bad), "--out", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "two\\nlines.wav: not a readable audio file" in err
+
+
+# -- issue 30: --threads -------------------------------------------------------------------------
+
+
+def test_threads_reach_torch_in_the_thread_that_runs_the_model(monkeypatch, make_audio, tmp_path):
+    import torch
+
+    from core.devices import DEFAULT_SEPARATE_THREADS
+
+    path = make_audio(seconds=0.2)
+    for threads, given in ((3, ["--threads", "3"]), (1, ["--threads", "1"]), (DEFAULT_SEPARATE_THREADS, [])):
+        torch.set_num_threads(2)  # something else before the run
+        model = ThreadCountingModel()
+        monkeypatch.setattr(core.cli, "load_model", lambda spec, device, model=model: model)
+        out = tmp_path / f"out-{threads}-{len(given)}"
+        assert main(["separate", str(path), "--out", str(out), "--quiet", *given]) == 0
+        assert model.thread_counts == {threads}
+
+
+@pytest.mark.parametrize("bad", ["0", "-2", "two", "1.5"])
+def test_threads_below_one_or_not_whole_are_a_usage_error(monkeypatch, make_audio, tmp_path, capsys, bad):
+    monkeypatch.setattr(core.cli, "load_model", lambda spec, device: pytest.fail("no model is loaded"))
+    path = make_audio(seconds=0.2)
+    with pytest.raises(SystemExit) as caught:
+        main(["separate", str(path), "--out", str(tmp_path / "out"), f"--threads={bad}"])
+    assert caught.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].startswith("stemforge separate: error: argument --threads:")
+    assert not (tmp_path / "out").exists()
+
+
+def test_threads_below_one_are_refused_by_the_engine_too(make_audio, tmp_path):
+    """A library caller's SeparationOptions(threads=0) fails before any file is touched."""
+    from core.jobs import SeparationOptions, run_batch
+
+    path = make_audio(seconds=0.2)
+    with pytest.raises(ConfigError, match="threads"):
+        run_batch([path], FilterBankModel(), SeparationOptions(out_dir=tmp_path / "out", threads=0))
+    assert not (tmp_path / "out").exists()

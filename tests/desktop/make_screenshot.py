@@ -1,8 +1,10 @@
-"""Render the main window mid-run to resources/screenshots/main-window.png.
+"""Render the main window mid-run, with a fake model, to ``main-window-mid-run.png`` in the
+current folder (or the path given). The README's screenshot is another: the real app after a
+real separation of the demo track (``resources/screenshots/regenerate-main-window.sh``).
 
 Run under a real X server (not the offscreen platform)::
 
-    xvfb-run -a -s "-screen 0 1400x900x24" python3 tests/desktop/make_screenshot.py
+    xvfb-run -a -s "-screen 0 1400x900x24" python3 tests/desktop/make_screenshot.py [OUT.png]
 
 It queues four synthetic tracks (one of them corrupt), runs the tiny FilterBankModel
 slowed down, shows the finished first track's stems, and grabs the window while the
@@ -32,7 +34,7 @@ from desktop.model_info import ModelInfo  # noqa: E402
 from desktop.theme import apply_theme  # noqa: E402
 from tests.fakes import FilterBankModel  # noqa: E402
 
-OUTPUT = Path(__file__).resolve().parents[2] / "resources" / "screenshots" / "main-window.png"
+OUTPUT = Path(sys.argv[1] if len(sys.argv) > 1 else "main-window-mid-run.png").resolve()
 
 
 def groove(seconds: float, rate: int = 44100, seed: int = 0) -> np.ndarray:

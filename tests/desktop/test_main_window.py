@@ -404,3 +404,44 @@ def test_a_fifo_or_a_link_loop_never_holds_the_gui_thread(make_window, make_audi
     with qtbot.waitSignal(window.run_control.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
         assert window.run_control.start()
     assert [r.status for r in blocker.args[0]] == ["failed", "failed", "done"]
+
+
+# -- issue 30: the options column fits; CPU threads ------------------------------------------------
+
+
+def test_the_options_column_fits_the_default_window_and_scrolls_only_vertically(make_window, qtbot):
+    window = make_window()
+    window.resize(1280, 820)
+    column, panel = window.options_column, window.options_panel
+    qtbot.waitUntil(lambda: window.size().width() == 1280 and panel.width() > 0)
+    assert column.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+    assert panel.width() >= panel.minimumSizeHint().width()  # nothing cut off on the right
+    assert not column.verticalScrollBar().isVisible()  # the whole panel shows at the default size
+
+    window.resize(900, 560)  # smaller: the panel keeps its width and scrolls up and down
+    window.main_splitter.setSizes([120, 780])  # a user dragging the splitter far left
+    qtbot.waitUntil(lambda: window.size().height() == 560)
+    qtbot.waitUntil(lambda: column.verticalScrollBar().isVisible())
+    assert column.width() >= column.minimumSizeHint().width()
+    assert panel.width() >= panel.minimumSizeHint().width()
+    assert panel.width() + column.verticalScrollBar().width() <= column.width()
+
+
+def test_the_threads_setting_reaches_torch_in_the_worker_thread(make_window, make_audio, qtbot, settings_file):
+    from core.devices import DEFAULT_SEPARATE_THREADS
+    from tests.fakes import ThreadCountingModel
+
+    model = ThreadCountingModel()
+    window = make_window(model=model)
+    spin = window.options_panel.threads
+    assert spin.value() == window.current_options().threads == DEFAULT_SEPARATE_THREADS
+    spin.setValue(spin.maximum())  # the machine's cores
+    chosen = spin.value()
+    assert window.current_options().threads == chosen
+    fast_options(window)
+    window.add_paths([make_audio("t.wav", seconds=0.3)])
+    with qtbot.waitSignal(window.run_control.run_finished, timeout=RUN_TIMEOUT_MS):
+        assert window.run_control.start()
+    assert model.thread_counts == {chosen}
+    window.save_settings()
+    assert QSettings(str(settings_file), QSettings.Format.IniFormat).value("options/threads") == str(chosen)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
+from core.devices import DEFAULT_SEPARATE_THREADS
 from desktop.options import AppOptions
 from desktop.settings import AppSettings
 
@@ -12,7 +13,7 @@ def test_round_trip(tmp_path):
     path = str(tmp_path / "s.ini")
     chosen = AppOptions(stems=("drums",), residual=False, preset="fast", device="cpu",
                         out_dir=tmp_path / "out dir", format="flac", bit_depth="PCM_24",
-                        template="{track}_{stem}.{ext}", overwrite=True, high_band="residual")
+                        template="{track}_{stem}.{ext}", overwrite=True, high_band="residual", threads=3)
     AppSettings(QSettings(path, QSettings.Format.IniFormat)).save_options(chosen)
     assert AppSettings(QSettings(path, QSettings.Format.IniFormat)).load_options() == chosen
 
@@ -25,6 +26,7 @@ def test_unknown_values_fall_back(tmp_path):
     raw.setValue("options/stems", "bass,vocals")
     raw.setValue("options/bit_depth", "PCM_8")
     raw.setValue("options/high_band", "mirror")
+    raw.setValue("options/threads", "0")
     raw.sync()
     loaded = AppSettings(QSettings(path, QSettings.Format.IniFormat)).load_options()
     defaults = AppOptions()
@@ -32,6 +34,10 @@ def test_unknown_values_fall_back(tmp_path):
                                                                  defaults.bit_depth)
     assert loaded.stems == ("bass",)
     assert loaded.high_band == defaults.high_band == "learned"
+    assert loaded.threads == defaults.threads == DEFAULT_SEPARATE_THREADS
+    raw.setValue("options/threads", "many")
+    raw.sync()
+    assert AppSettings(QSettings(path, QSettings.Format.IniFormat)).load_options().threads == defaults.threads
 
 
 def test_options_become_engine_options(tmp_path):
@@ -43,6 +49,7 @@ def test_options_become_engine_options(tmp_path):
     assert AppOptions(bit_depth="FLOAT").to_separation_options().subtype == "FLOAT"
     assert engine.high_band == "learned"
     assert AppOptions(high_band="residual").to_separation_options().high_band == "residual"
+    assert engine.threads == DEFAULT_SEPARATE_THREADS and AppOptions(threads=2).to_separation_options().threads == 2
 
 
 def test_problems_are_readable():
