@@ -297,6 +297,8 @@ class EvaluationResult:
     active_windows: dict[str, int] = field(default_factory=dict)
     leakage: dict[str, LeakageTable] = field(default_factory=dict)
     """Model row name -> where its estimates' energy comes from (chunks with ``other`` only)."""
+    chunks_with_other: int = 0
+    """Scored chunks whose mixture holds non-target parts (a non-silent ``other``)."""
 
     def table(self, convention: str) -> dict[str, dict[str, float]]:
         """Row name -> {stem: mean SI-SDRi, "All": mean of the stems}."""
@@ -352,6 +354,8 @@ def evaluate(
             )
         windows = select_windows(stems, settings)
         result.chunks += 1
+        if chunk.other is not None and bool(torch.as_tensor(chunk.other).abs().max() > 0):
+            result.chunks_with_other += 1
         result.windows_total += windows.total
         result.windows_kept += len(windows.starts)
         active_windows += windows.active.numpy().sum(axis=0)

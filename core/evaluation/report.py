@@ -68,8 +68,9 @@ def markdown_report(result: EvaluationResult, context: dict) -> str:
         f"{result.windows_kept} of {result.windows_total} (at least {settings.min_active_stems} "
         f"stems with L2 norm / n >= {settings.silence_threshold:g})",
         f"- non-silent references among the kept windows: {active}",
-        "- mixtures: " + ("with the set's non-target parts (`other`)" if context.get("mixture_has_other")
-                          else "the four instruments only") + "",
+        "- mixtures: " + (f"with the set's non-target parts (`other`: vocals, strings, synths...) in "
+                          f"{result.chunks_with_other} of {result.chunks} chunks"
+                          if context.get("mixture_has_other") else "the four instruments only (--four-stem-mix)"),
         f"- seed {context.get('seed')}; measured {context.get('date')} on {context.get('machine')}",
         f"- reference rows: `{MIXTURE_ROW}` scores the mixture itself (0 dB by definition); "
         f"`{ORACLE_ROW}` masks the mixture's STFT ({settings.irm_fft}/{settings.irm_hop} Hann) with "
@@ -119,6 +120,7 @@ def json_report(result: EvaluationResult, context: dict) -> dict:
         "columns": list(COLUMNS),
         "rows": rows,
         "mixture_has_other": context.get("mixture_has_other"),
+        "chunks_with_other": result.chunks_with_other,
         "leakage": {name: table.to_dict() for name, table in result.leakage.items()},
     }
 
