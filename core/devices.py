@@ -75,9 +75,10 @@ def threads_for_network(parameters: int, device: str | torch.device = "cpu") -> 
 DEFAULT_SEPARATE_THREADS = 1
 """torch's CPU threads for ``stemforge separate`` and the app when not told otherwise.
 
-Chosen by measurement (README, "Command line"): on the 2-core build machine loaded by a
-training run, separating the 20 s demo track with the shipped model took 14.7-18.5 s
-wall on one thread and 45.7-55.6 s on torch's default two (three runs each, interleaved);
+Chosen by measurement (resources/docs/experiments.md, "CPU threads for separation"): on the
+2-core build machine loaded by a training run, separating the 20 s demo track with the
+shipped model took 14.7-18.5 s wall on one thread and 45.7-55.6 s on torch's default two
+(three runs each, interleaved);
 threads that wait for a busy core cost more than they share. An idle machine with more
 cores may gain from more (``--threads N``)."""
 DEFAULT_THREADS_REASON = "the fastest on a busy machine; an idle one with more cores may gain from more"

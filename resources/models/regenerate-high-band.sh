@@ -21,7 +21,7 @@ stemforge eval --full-band --model stemforge-lite --data data/fb44 --split test 
 # Trials for the drums' high band (2026-12-02, session 6; on the model shipped until then,
 # stemforge-lite step 9,174): selection sets the card never scores, fb44x (validation split:
 # held-out instruments) and fb44v (--no-hold-out, scored on its train split). None beat the
-# recipe above (README, "What else was tried"); the peakiness feature lives in commit 5567003.
+# recipe above (resources/docs/experiments.md, "What else was tried"); the peakiness feature lives in commit 5567003.
 stemforge synth --out data/fb44x --songs 200 --seconds 30 --seed 11 --sample-rate 44100 --samples "$SAMPLES"
 stemforge synth --out data/fb44v --songs 40 --seconds 30 --seed 13 --sample-rate 44100 --samples "$SAMPLES" --no-hold-out
 for pair in "fb44x validation" "fb44v train"; do
@@ -39,7 +39,7 @@ for trial in "fb44x-data" "fb44x-drums4 --source-weights 1 4 1 1 1"; do
   done
 done
 
-# Third round (2026-12-02, session 10; README "Third round"): a causal U-Net that hears
+# Third round (2026-12-02, session 10; resources/docs/experiments.md, "Third round"): a causal U-Net that hears
 # 5.5-22 kHz, in commit 2114ef8 (reverted by the next commit) with its trial scripts in
 # resources/models/trials/ there (trial.py trains and scores on the evaluation's own
 # windows; diag2.py splits the drums' windows by how much of the high band they hold).
@@ -48,7 +48,7 @@ stemforge synth --out data/fb44y --songs 400 --seconds 30 --seed 17 --sample-rat
 # e.g. (from a checkout of 2114ef8, with the sets under /root/sf/data):
 #   python3 resources/models/trials/trial.py --steps 2000 --ce 3 --val fb44x:validation --out cnn3.pt
 
-# Fourth round (2026-12-03, session 11; README "Fourth round"): hand-made cues, no training.
+# Fourth round (2026-12-03, session 11; resources/docs/experiments.md, "Fourth round"): hand-made cues, no training.
 # The scripts are in commit 3270600 (removed by the next commit), resources/models/trials/:
 #   python3 resources/models/trials/hpss.py fb44x:validation 17 17
 #   python3 resources/models/trials/tonal.py fb44r:validation,fb44x:test 5 9

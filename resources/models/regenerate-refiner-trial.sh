@@ -46,7 +46,7 @@ stemforge train distill --data $D --extractor $R/ext-shipped --teacher $R/teache
 stemforge export --extractor $R/ext-shipped --student $R/pstudent --out $R/pstudent-bundle --id pstudent --overwrite
 stemforge tune --model $R/pstudent-bundle --data $D --split validation --max-chunks 40 --grid 0.0005,0.002,0.005,0.0124,0.03
 
-# Session 11 (2026-12-03; README "Presets"): time-shift views and a learned mask in place of
+# Session 11 (2026-12-03; resources/docs/experiments.md, "Past the ratio mask"): time-shift views and a learned mask in place of
 # the ratio mask, neither shipped. Scripts in commit f3fd35d (removed by the next commit),
 # resources/models/trials/; run from the repository root:
 #   SHIFTS=2 python3 resources/models/trials/shift_eval.py eval --data $D --split validation --modes draft:nomask,draft,fast --out $R/shift2
