@@ -97,7 +97,7 @@ def test_sample_rate_zero_through_the_command_line(tiny_bundle, make_audio, tmp_
 def test_an_unknown_model_id_is_a_usage_error(tiny_bundle, make_audio, tmp_path, capsys):
     path = make_audio(seconds=0.2)
     assert main(["separate", str(path), "--model", "no-such-model", "--out", str(tmp_path / "o")]) == 2
-    assert "no model bundle 'no-such-model'" in capsys.readouterr().err
+    assert "no model 'no-such-model': not a model file or folder and not an installed model id" in capsys.readouterr().err
 
 
 def test_the_memory_estimate_refuses_what_would_not_fit(tmp_path):
