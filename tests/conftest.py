@@ -1,6 +1,7 @@
 """Shared fixtures: headless Qt, a tiny stand-in model, synthetic audio files."""
 
 import os
+import signal
 import threading
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
@@ -15,6 +16,12 @@ import torch  # noqa: E402
 from tests.fakes import FilterBankModel  # noqa: E402
 
 torch.set_num_threads(2)
+
+# A test run started in the background of a non-interactive shell (`nohup ... &`) inherits
+# SIGINT ignored, and Python then keeps it ignored: the tests of Ctrl-C need the default
+# handler, as in a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def synthetic_music(seconds: float, samplerate: int, channels: int, seed: int = 0) -> np.ndarray:
