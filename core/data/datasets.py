@@ -127,6 +127,18 @@ class RandomCropDataset(Dataset):
         padded[:, : piece.shape[1]] = piece
         return padded
 
+    def _remix_draw(self, rng: np.random.Generator, used: set[int]) -> tuple[int, int, float]:
+        """``(track, offset, gain)`` of one remixed part: a crop position of a track not in
+        ``used`` where the split has enough, and a gain in :data:`REMIX_GAIN` with a random
+        polarity."""
+        track, offset = self._position(rng)
+        for _ in range(8):
+            if track not in used or len(used) >= len(self.tracks):
+                break
+            track, offset = self._position(rng)
+        gain = rng.uniform(*REMIX_GAIN) * (1.0 if rng.random() < 0.5 else -1.0)
+        return track, offset, float(gain)
+
     def remixed(self, index: int, label: int) -> tuple[np.ndarray, np.ndarray] | None:
         """``(mixture, target)`` of item ``index`` when it is remixed, else None."""
         if self.remix <= 0.0:
@@ -137,23 +149,13 @@ class RandomCropDataset(Dataset):
         used: set[int] = set()
         stems = np.zeros((len(INSTRUMENTS), self.segment_samples), np.float32)
         for instrument in range(len(INSTRUMENTS)):
-            track, offset = self._position(rng)
-            for _ in range(8):  # a different track for each stem, where there are enough
-                if track not in used or len(used) >= len(self.tracks):
-                    break
-                track, offset = self._position(rng)
+            track, offset, gain = self._remix_draw(rng, used)
             used.add(track)
-            gain = rng.uniform(*REMIX_GAIN) * (1.0 if rng.random() < 0.5 else -1.0)
             piece = self.tracks[track].read_target(instrument, offset, offset + self.segment_samples)
             stems[instrument, : piece.shape[0]] = piece * np.float32(gain)
         mixture = stems.sum(axis=0)
         if self.include_other:
-            track, offset = self._position(rng)
-            for _ in range(8):
-                if track not in used or len(used) >= len(self.tracks):
-                    break
-                track, offset = self._position(rng)
-            gain = rng.uniform(*REMIX_GAIN) * (1.0 if rng.random() < 0.5 else -1.0)
+            track, offset, gain = self._remix_draw(rng, used)
             piece = self.tracks[track].read_other(offset, offset + self.segment_samples)
             mixture[: piece.shape[0]] += piece * np.float32(gain)
         return mixture, stems[label]
