@@ -25,6 +25,9 @@ stemforge eval --model "$SF/runs/stemforge-lite-part4" --data "$SF/data/rec1000"
 stemforge eval --model "$SF/runs/stemforge-lite-part4" --data "$SF/data/rec1000o" --split validation --modes draft:nomask,draft --out "$SF/runs/base-eval-rec1000o-val"
 # part 5: 300 minutes of training time (summed over sessions), fresh Adam, its own data seed
 stemforge train extractor --data "$SF/data/rec1000o" --config lite --loss mse --init-from "$SF/runs/stemforge-lite-part4" --seed 4 --remix 0.5 --include-other --out "$SF/runs/lite-part5-other" --minutes 300 --lr 3e-4 --validate-every 500 --threads 1
+# (session 12 stopped it at about 100 of the 300 minutes; an interim export of step 2,284 was
+# measured with the two evals below, --out "$SF/runs/lite-other-interim": rec1000o 4.18 dB,
+# rec1000 3.74 dB; resources/docs/experiments.md)
 stemforge export --extractor "$SF/runs/lite-part5-other" --out "$SF/runs/stemforge-lite-other" --id stemforge-lite --overwrite
 stemforge eval --model "$SF/runs/stemforge-lite-other" --data "$SF/data/rec1000" --split validation --modes draft:nomask,draft --out "$SF/runs/other-eval-rec1000-val"
 stemforge eval --model "$SF/runs/stemforge-lite-other" --data "$SF/data/rec1000o" --split validation --modes draft:nomask,draft --out "$SF/runs/other-eval-rec1000o-val"
