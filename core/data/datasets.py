@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +39,9 @@ class RandomCropDataset(Dataset):
        with probability proportional to its number of crop positions
        ``max(samples - segment_samples, 0) + 1`` (about its length), and an offset
        uniform in that track;
-    2. a label uniform in 0..3 (:data:`core.instruments.INSTRUMENTS` order). The target
-       may be silent, as in the paper.
+    2. a label uniform in 0..3 (:data:`core.instruments.INSTRUMENTS` order), or uniform
+       among ``labels`` when given (a refiner on an imported separator that lacks some of
+       the four stems). The target may be silent, as in the paper.
     3. **Remix** (with probability ``remix``, from a second generator seeded with
        ``(seed, i, 1)`` so that items without remix do not change): each of the four
        stems comes from its own crop position of a different track (as far as the
@@ -66,6 +68,8 @@ class RandomCropDataset(Dataset):
         progress: ``progress(fraction, message)`` while the cache is built.
         jobs: processes decoding audio into the cache on first use.
         remix: probability that an item is remixed from four tracks (0 = never).
+        labels: the instrument indices items may target (default all four, in order; the
+            draw is then the same as without the argument).
     """
 
     def __init__(
@@ -80,9 +84,13 @@ class RandomCropDataset(Dataset):
         progress: ProgressCallback = no_progress,
         jobs: int = 1,
         remix: float = 0.0,
+        labels: Sequence[int] | None = None,
     ) -> None:
         if segment_samples < 1:
             raise ValueError("segment_samples must be positive")
+        self.labels = tuple(range(len(INSTRUMENTS))) if labels is None else tuple(int(i) for i in labels)
+        if not self.labels or any(not 0 <= i < len(INSTRUMENTS) for i in self.labels):
+            raise ValueError(f"labels must be indices of {', '.join(INSTRUMENTS)}, got {list(self.labels)}")
         if not 0.0 <= remix <= 1.0:
             raise ValueError("remix must be a probability in [0, 1]")
         self.remix = float(remix)
@@ -115,7 +123,7 @@ class RandomCropDataset(Dataset):
         """``(track index, offset in samples, label)`` of item ``index``."""
         rng = np.random.default_rng([self.seed, int(index)])
         track, offset = self._position(rng)
-        label = int(rng.integers(len(INSTRUMENTS)))
+        label = self.labels[int(rng.integers(len(self.labels)))]
         return track, offset, label
 
     def _segment(self, track: int, offset: int) -> np.ndarray:

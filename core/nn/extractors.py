@@ -8,8 +8,10 @@ they take from the frozen extractor depends on the extractor's kind, and is retu
 - U-Net extractor (the paper): ``{"features": stages}``, its ``2n + 3`` stage activations,
   added element-wise at the refiner's matching stages (the last one is x_det itself,
   added at the refiner's output stage).
-- Band-split extractor: ``{"condition": x_det}``: x_det ``(B, 1, L)`` is concatenated to
-  the refiner's input as a second channel (its U-Net has ``condition_channels = 1``).
+- Band-split extractor, or any other (an imported separator,
+  :mod:`core.training.frozen_extractor`): ``{"condition": x_det}``: x_det ``(B, 1, L)`` is
+  concatenated to the refiner's input as a second channel (its U-Net has
+  ``condition_channels = 1``).
   Its time-frequency activations ``(B, K, T, D)`` do not match any U-Net stage shape,
   so the refiner does not see them; a learned projection per stage would be the way to
   add them (not done).
@@ -49,11 +51,11 @@ def refiner_inputs(
 ) -> tuple[torch.Tensor, Conditioning]:
     """Run the extractor: ``mixture (B, 1, L)``, ``labels (B,)`` -> ``x_det (B, 1, L)`` and
     the refiner's conditioning keyword arguments (module doc)."""
-    if isinstance(extractor, BandSplitNet):
-        x_det = extractor(mixture, labels)
-        return x_det, {"condition": x_det}
-    x_det, stages = extractor(mixture, labels, return_features=True)
-    return x_det, {"features": stages}
+    if isinstance(extractor, UNet):
+        x_det, stages = extractor(mixture, labels, return_features=True)
+        return x_det, {"features": stages}
+    x_det = extractor(mixture, labels)
+    return x_det, {"condition": x_det}
 
 
 def repeat_conditioning(conditioning: Conditioning, times: int) -> Conditioning:

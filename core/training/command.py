@@ -5,6 +5,10 @@
     stemforge train extractor --data DIR --config lite --out RUN1 [--steps N] [--minutes M] ...
     stemforge train diffusion --data DIR --extractor RUN1 --out RUN2 [...]
     stemforge train distill   --data DIR --extractor RUN1 --teacher RUN2 --out RUN3 [...]
+    stemforge train diffusion --data DIR --extractor htdemucs_6s --config lite --out RUN2 [...]
+
+``--extractor`` takes an extractor run or any model ``--model`` takes (an imported
+separator: :mod:`core.training.frozen_extractor`).
 
 Every option left out takes its default from :mod:`core.training.config` (the one source
 of defaults), or, when the run is resumed, its stored value. Giving ``--steps`` without
@@ -59,9 +63,13 @@ OPTIONS: dict[str, dict] = {
              "help": "dataset folder in the Slakh2100 layout ({train,validation}/TrackXXXXX/)"},
     "net": {"flag": "--config", "metavar": "NAME",
             "help": f"architecture: {', '.join(ARCHITECTURES)}",
-            "refiner_help": "must match the extractor run's configuration if given"},
-    "extractor": {"metavar": "RUN1", "path": True, "required": True,
-                  "help": "the trained extractor run folder (its architecture is used)"},
+            "refiner_help": "must match the extractor run's configuration if given; on an imported "
+                            "model, the refiner's architecture (default: lite)"},
+    "extractor": {"metavar": "RUN1|MODEL", "run_or_model": True, "required": True,
+                  "help": "the trained extractor run folder (its architecture is used), or a separator "
+                          "--model takes (an installed model id such as htdemucs_6s, a Demucs .th or "
+                          "bag .yaml, a bundle folder): the refiner, of architecture --config, is then "
+                          "conditioned on its estimate"},
     "teacher": {"metavar": "RUN2", "path": True, "required": True,
                 "help": "the trained diffusion run folder"},
     "steps": {"type": _non_negative_int, "metavar": "N",
@@ -138,7 +146,9 @@ def _add_option(parser: argparse.ArgumentParser, stage: str, name: str, spec: di
     for key in ("metavar", "choices", "nargs"):
         if key in spec:
             kwargs[key] = spec[key]
-    if isinstance(default, bool):
+    if spec.get("run_or_model"):
+        kwargs["type"] = str
+    elif isinstance(default, bool):
         kwargs["action"] = argparse.BooleanOptionalAction
     elif spec.get("path"):
         kwargs["type"] = Path
@@ -181,8 +191,20 @@ def _absolute(path: Path | None) -> str | None:
     return None if path is None else str(Path(path).expanduser().resolve())
 
 
-def _extractor_architecture(args: argparse.Namespace) -> str:
-    """The refiners take the extractor run's architecture; a different --config is an error."""
+def _run_or_model(value: str | None) -> str | None:
+    """An existing folder or file as an absolute path; anything else (a model id) as given."""
+    if value is None or not Path(value).expanduser().exists():
+        return value
+    return _absolute(Path(value))
+
+
+def _extractor_architecture(args: argparse.Namespace) -> str | None:
+    """The refiners take the extractor run's architecture; a different --config is an error.
+    On an imported model, --config names the refiner's (None: the stored or default one)."""
+    from core.training.frozen_extractor import is_run_folder
+
+    if not is_run_folder(args.extractor):
+        return args.net
     stored = read_run_config(args.extractor).config.net
     if args.net is not None and args.net != stored:
         raise ConfigError(
@@ -216,6 +238,8 @@ def build_config(args: argparse.Namespace) -> tuple[TrainingConfig, bool]:
     overrides = {}
     for name, spec, _ in stage_options(stage):
         value = getattr(args, name)
+        if spec.get("run_or_model"):
+            value = _run_or_model(value)
         overrides[name] = _absolute(value) if spec.get("path") else value
     if stage != "extractor":
         overrides["net"] = _extractor_architecture(args)

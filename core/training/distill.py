@@ -217,28 +217,36 @@ class DistillStage:
 def train_distill(
     config: DistillConfig, run_dir: Path, resume: bool = True, stream: TextIO | None = None
 ) -> RunResult:
-    """Train (or resume) a student run in ``run_dir`` from ``config.extractor`` and
-    ``config.teacher``."""
-    extractor_run = open_run(config.extractor, "extractor")
+    """Train (or resume) a student run in ``run_dir`` from ``config.extractor`` (a run or an
+    imported model, :mod:`core.training.frozen_extractor`) and ``config.teacher``, which
+    must have been trained on that extractor."""
+    from core.training.frozen_extractor import check_extractor_record, is_run_folder, open_extractor
+
     teacher_run = open_run(config.teacher, "diffusion")
-    if teacher_run.resolved.net != extractor_run.resolved.net:
-        raise ConfigError(
-            f"the teacher {teacher_run.path} was not trained on the extractor's architecture "
-            f"({extractor_run.path})"
-        )
-    extractor, teacher = extractor_run.unet(), teacher_run.unet()
     taught = teacher_run.resolved.config
+    extractor = open_extractor(config.extractor, taught.net, config.device)
+    same_extractor = (teacher_run.resolved.net == extractor.architecture if is_run_folder(config.extractor)
+                      else taught.extractor == config.extractor)
+    if not same_extractor:
+        raise ConfigError(
+            f"the teacher {teacher_run.path} was not trained on the extractor {config.extractor} "
+            f"(it was trained on {taught.extractor})"
+        )
+    check_extractor_record(teacher_run.path, extractor, resume=True, write=False)
+    check_extractor_record(run_dir, extractor, resume)
     config = replace(
         config,
-        net=extractor_run.resolved.config.net,
+        net=extractor.net,
         anchor=taught.anchor,
         sigma_data=taught.data_scale,
     )
+    teacher = teacher_run.unet()
     return run_stage(
         config,
-        lambda resolved, device: DistillStage(resolved, extractor, teacher, device),
+        lambda resolved, device: DistillStage(resolved, extractor.network, teacher, device),
         run_dir,
         resume=resume,
-        net=extractor_run.resolved.net,
+        net=extractor.architecture,
         stream=stream,
+        labels=None if extractor.record is None else extractor.labels,
     )

@@ -26,18 +26,21 @@ VALIDATION_CROP_SEED = 0
 trained with different seeds then score the same crops, and their curves compare."""
 
 
-def open_datasets(resolved: ResolvedConfig, progress=None):
+def open_datasets(resolved: ResolvedConfig, progress=None, labels: tuple[int, ...] | None = None):
     """The training crops and (when the split exists) the validation crops of a run.
 
     Both are ``core.data.datasets.RandomCropDataset`` of ``segment_samples``-long crops:
     the training crops seeded with ``config.seed``, the validation crops with
     :data:`VALIDATION_CROP_SEED`. A dataset without the validation split trains without
-    validation. ``progress(fraction, message)`` follows the first decoding of the audio.
+    validation. ``progress(fraction, message)`` follows the first decoding of the audio;
+    ``labels`` restricts the instruments the crops target (default: all four).
     """
     from core.data.datasets import RandomCropDataset
 
     config = resolved.config
     extra = {} if progress is None else {"progress": progress}
+    if labels is not None:
+        extra["labels"] = labels
     train_dataset = RandomCropDataset(
         config.data,
         config.train_split,
@@ -63,6 +66,7 @@ def run_stage(
     resume: bool = True,
     net: Architecture | None = None,
     stream: TextIO | None = None,
+    labels: tuple[int, ...] | None = None,
 ) -> RunResult:
     """Set up this process (distributed or not), open the data and :func:`train`.
 
@@ -74,16 +78,17 @@ def run_stage(
         net: the architecture (the refiners pass the extractor run's); default
             the architecture named ``config.net``.
         stream: where progress lines go (default stderr).
+        labels: the instruments the crops target (default all four).
     """
     context = setup(config.device)
     try:
         resolved = resolve(config, net, context.world_size)
         # Rank 0 decodes the audio into the dataset's cache first; the others then read it.
         if context.is_main:
-            datasets = open_datasets(resolved, ThrottledProgress(stream))
+            datasets = open_datasets(resolved, ThrottledProgress(stream), labels)
         barrier(context)
         if not context.is_main:
-            datasets = open_datasets(resolved)
+            datasets = open_datasets(resolved, labels=labels)
         train_dataset, validation_dataset = datasets
         return train(
             lambda: build_stage(resolved, context.device),
@@ -106,19 +111,21 @@ def run_on_extractor(
     resume: bool = True,
     stream: TextIO | None = None,
 ) -> RunResult:
-    """:func:`run_stage` for a stage built on the frozen extractor of ``config.extractor``
-    (the teacher, the mixer): the run takes the extractor run's architecture, and
-    ``stage_class(resolved, extractor, device)`` builds the stage."""
-    from core.training.runs import open_run
+    """:func:`run_stage` for a stage built on the frozen extractor ``config.extractor``
+    names (the teacher, the mixer): an extractor run, whose architecture the run takes, or
+    an imported model (:mod:`core.training.frozen_extractor`); ``stage_class(resolved,
+    extractor, device)`` builds the stage."""
+    from core.training.frozen_extractor import check_extractor_record, open_extractor
 
-    extractor_run = open_run(config.extractor, "extractor")
-    extractor = extractor_run.unet()
-    config = replace(config, net=extractor_run.resolved.config.net)
+    extractor = open_extractor(config.extractor, config.net, config.device)
+    check_extractor_record(run_dir, extractor, resume)
+    config = replace(config, net=extractor.net)
     return run_stage(
         config,
-        lambda resolved, device: stage_class(resolved, extractor, device),
+        lambda resolved, device: stage_class(resolved, extractor.network, device),
         run_dir,
         resume=resume,
-        net=extractor_run.resolved.net,
+        net=extractor.architecture,
         stream=stream,
+        labels=None if extractor.record is None else extractor.labels,
     )

@@ -25,6 +25,7 @@ from typing import TextIO
 import torch
 from torch import nn
 
+from core.errors import ConfigError
 from core.instruments import INSTRUMENTS
 from core.training.batches import Batch, StepGenerators
 from core.training.diffusion import ExtractorFeatures
@@ -76,6 +77,10 @@ class MixerStage:
     def __init__(self, resolved: ResolvedConfig, extractor: nn.Module, device: torch.device) -> None:
         self.config: MixerConfig = resolved.config
         self.extractor = ExtractorFeatures(extractor, device)
+        has = getattr(extractor, "labels", range(len(INSTRUMENTS)))  # an imported model's stems
+        missing = [name for i, name in enumerate(INSTRUMENTS) if i not in has]
+        if missing:
+            raise ConfigError(f"the mixer recombines all four stems; the extractor has no {', '.join(missing)}")
         self.num_labels = len(INSTRUMENTS)
         self.network = MixerNet(self.num_labels).to(device)
 
