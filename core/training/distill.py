@@ -220,11 +220,16 @@ def train_distill(
     """Train (or resume) a student run in ``run_dir`` from ``config.extractor`` (a run or an
     imported model, :mod:`core.training.frozen_extractor`) and ``config.teacher``, which
     must have been trained on that extractor."""
-    from core.training.frozen_extractor import check_extractor_record, is_run_folder, open_extractor
+    from core.training.frozen_extractor import (
+        check_same_weights,
+        is_run_folder,
+        open_extractor,
+        record_extractor,
+    )
 
     teacher_run = open_run(config.teacher, "diffusion")
     taught = teacher_run.resolved.config
-    extractor = open_extractor(config.extractor, taught.net, config.device)
+    extractor = open_extractor(config.extractor, taught.net)
     same_extractor = (teacher_run.resolved.net == extractor.architecture if is_run_folder(config.extractor)
                       else taught.extractor == config.extractor)
     if not same_extractor:
@@ -232,8 +237,8 @@ def train_distill(
             f"the teacher {teacher_run.path} was not trained on the extractor {config.extractor} "
             f"(it was trained on {taught.extractor})"
         )
-    check_extractor_record(teacher_run.path, extractor, resume=True, write=False)
-    check_extractor_record(run_dir, extractor, resume)
+    check_same_weights(teacher_run.path, extractor)
+    record_extractor(run_dir, extractor, resume)
     config = replace(
         config,
         net=extractor.net,
@@ -248,5 +253,5 @@ def train_distill(
         resume=resume,
         net=extractor.architecture,
         stream=stream,
-        labels=None if extractor.record is None else extractor.labels,
+        labels=extractor.labels,
     )

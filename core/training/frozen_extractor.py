@@ -121,13 +121,12 @@ def conditioned_refiner(net: str) -> UNetConfig:
     return replace(refiner_config(get_architecture(net)), condition_channels=1)
 
 
-def open_extractor(spec: str | Path, net: str, device: str = "cpu") -> FrozenExtractor:
-    """The frozen extractor ``spec`` names (module docstring).
+def open_extractor(spec: str | Path, net: str) -> FrozenExtractor:
+    """The frozen extractor ``spec`` names (module docstring), on the CPU (the stage moves it).
 
     Args:
         spec: an extractor run folder, or a model id, file or bundle folder.
         net: for an imported model, the architecture of the refiner U-Net.
-        device: where an imported model is loaded.
 
     Raises:
         ConfigError: a run of another stage, or a model without the dataset's stems.
@@ -141,29 +140,36 @@ def open_extractor(spec: str | Path, net: str, device: str = "cpu") -> FrozenExt
     from core.models.interface import model_record
     from core.models.registry import load_model
 
-    model = load_model(str(spec), device="cpu" if device == "auto" else device)
+    model = load_model(str(spec), device="cpu")
     imported = ImportedExtractor(model)
     return FrozenExtractor(imported, conditioned_refiner(net), net, imported.labels, model_record(model))
 
 
-def check_extractor_record(run_dir: Path, extractor: FrozenExtractor, resume: bool, write: bool = True) -> None:
-    """Record an imported extractor in ``run_dir`` (a fresh run, when ``write``), or check
-    that a resumed run (or the teacher a student learns from) was trained on the same weights."""
+def check_same_weights(run_dir: Path, extractor: FrozenExtractor) -> None:
+    """Refuse an imported extractor whose sha256 is not the one ``run_dir`` recorded (a run
+    that recorded none, or a run folder as extractor, passes)."""
+    path = Path(run_dir) / EXTRACTOR_RECORD_FILE
+    if extractor.record is None or not path.is_file():
+        return
+    stored = json.loads(path.read_text())
+    if stored.get("sha256") != extractor.record["sha256"]:
+        raise ConfigError(f"{run_dir} was trained on {stored.get('id')} (sha256 {stored.get('sha256')}); "
+                          f"{extractor.record['id']} now has sha256 {extractor.record['sha256']}: "
+                          "resume it on the same model, or start a new run")
+
+
+def record_extractor(run_dir: Path, extractor: FrozenExtractor, resume: bool) -> None:
+    """Write an imported extractor's record into ``run_dir``; a resumed run's record is
+    checked instead (:func:`check_same_weights`)."""
+    path = Path(run_dir) / EXTRACTOR_RECORD_FILE
     if extractor.record is None:
         return
-    path = Path(run_dir) / EXTRACTOR_RECORD_FILE
-    if not write and not path.is_file():
-        return
-    if (resume or not write) and path.is_file():
-        stored = json.loads(path.read_text())
-        if stored.get("sha256") != extractor.record["sha256"]:
-            raise ConfigError(f"{run_dir} was trained on {stored.get('id')} (sha256 {stored.get('sha256')}); "
-                              f"{extractor.record['id']} now has sha256 {extractor.record['sha256']}: "
-                              "resume it on the same model, or start a new run")
+    if resume and path.is_file():
+        check_same_weights(run_dir, extractor)
         return
     Path(run_dir).mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, json.dumps(extractor.record, indent=2) + "\n")
 
 
-__all__ = ["EXTRACTOR_RECORD_FILE", "FrozenExtractor", "ImportedExtractor", "check_extractor_record",
-           "conditioned_refiner", "is_run_folder", "open_extractor"]
+__all__ = ["EXTRACTOR_RECORD_FILE", "FrozenExtractor", "ImportedExtractor", "check_same_weights",
+           "conditioned_refiner", "is_run_folder", "open_extractor", "record_extractor"]

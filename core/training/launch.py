@@ -115,10 +115,10 @@ def run_on_extractor(
     names (the teacher, the mixer): an extractor run, whose architecture the run takes, or
     an imported model (:mod:`core.training.frozen_extractor`); ``stage_class(resolved,
     extractor, device)`` builds the stage."""
-    from core.training.frozen_extractor import check_extractor_record, open_extractor
+    from core.training.frozen_extractor import open_extractor, record_extractor
 
-    extractor = open_extractor(config.extractor, config.net, config.device)
-    check_extractor_record(run_dir, extractor, resume)
+    extractor = open_extractor(config.extractor, config.net)
+    record_extractor(run_dir, extractor, resume)
     config = replace(config, net=extractor.net)
     return run_stage(
         config,
@@ -127,5 +127,5 @@ def run_on_extractor(
         resume=resume,
         net=extractor.architecture,
         stream=stream,
-        labels=None if extractor.record is None else extractor.labels,
+        labels=extractor.labels,
     )
