@@ -50,6 +50,10 @@ class RandomCropDataset(Dataset):
        the remixed stem of the label (as Demucs, Open-Unmix and the MDX entries do).
        With ``include_other``, the non-target parts join the sum from a fifth crop of
        yet another track, with their own gain and polarity.
+    4. **Other kept** (only with ``include_other`` and ``other_probability < 1``, from a
+       third generator seeded with ``(seed, i, 2)``): with probability
+       ``1 - other_probability`` the item's mixture leaves the non-target parts out
+       (``m = sum_c s_c``), so a run can mix crops with and without them.
 
     Tracks shorter than a segment are zero-padded at the end.
 
@@ -70,6 +74,9 @@ class RandomCropDataset(Dataset):
         remix: probability that an item is remixed from four tracks (0 = never).
         labels: the instrument indices items may target (default all four, in order; the
             draw is then the same as without the argument).
+        other_probability: with ``include_other``, the probability that an item's
+            mixture holds the non-target parts (1: always, the draw of items is then the
+            same as without the argument).
     """
 
     def __init__(
@@ -85,6 +92,7 @@ class RandomCropDataset(Dataset):
         jobs: int = 1,
         remix: float = 0.0,
         labels: Sequence[int] | None = None,
+        other_probability: float = 1.0,
     ) -> None:
         if segment_samples < 1:
             raise ValueError("segment_samples must be positive")
@@ -94,6 +102,9 @@ class RandomCropDataset(Dataset):
         if not 0.0 <= remix <= 1.0:
             raise ValueError("remix must be a probability in [0, 1]")
         self.remix = float(remix)
+        if not 0.0 <= other_probability <= 1.0:
+            raise ValueError("other_probability must be a probability in [0, 1]")
+        self.other_probability = float(other_probability)
         self.include_other = bool(include_other)
         if seed < 0:
             raise ValueError("seed must be non-negative")
@@ -147,6 +158,14 @@ class RandomCropDataset(Dataset):
         gain = rng.uniform(*REMIX_GAIN) * (1.0 if rng.random() < 0.5 else -1.0)
         return track, offset, float(gain)
 
+    def keeps_other(self, index: int) -> bool:
+        """Whether item ``index``'s mixture holds the non-target parts."""
+        if not self.include_other:
+            return False
+        if self.other_probability >= 1.0:
+            return True
+        return bool(np.random.default_rng([self.seed, int(index), 2]).random() < self.other_probability)
+
     def remixed(self, index: int, label: int) -> tuple[np.ndarray, np.ndarray] | None:
         """``(mixture, target)`` of item ``index`` when it is remixed, else None."""
         if self.remix <= 0.0:
@@ -164,8 +183,9 @@ class RandomCropDataset(Dataset):
         mixture = stems.sum(axis=0)
         if self.include_other:
             track, offset, gain = self._remix_draw(rng, used)
-            piece = self.tracks[track].read_other(offset, offset + self.segment_samples)
-            mixture[: piece.shape[0]] += piece * np.float32(gain)
+            if self.keeps_other(index):
+                piece = self.tracks[track].read_other(offset, offset + self.segment_samples)
+                mixture[: piece.shape[0]] += piece * np.float32(gain)
         return mixture, stems[label]
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -178,6 +198,8 @@ class RandomCropDataset(Dataset):
         else:
             piece = self._segment(track, offset)
             mixture, target = piece[0].copy(), piece[1 + label].copy()
+            if self.include_other and not self.keeps_other(index):
+                mixture = piece[1:].sum(axis=0)
         return torch.from_numpy(mixture), torch.from_numpy(target), label
 
 

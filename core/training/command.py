@@ -124,6 +124,9 @@ OPTIONS: dict[str, dict] = {
     "include_other": {"help": "mixtures also hold the set's non-target parts (vocals, strings, "
                                 "synths...; Slakh's other classes), which the model learns to leave "
                                 "in 'other'; remixed crops draw them from another song too"},
+    "other_probability": {"metavar": "P", "help": "with --include-other, the share of training crops "
+                                                  "that hold the non-target parts (the rest: the four "
+                                                  "stems alone)"},
     "checkpoint_minutes": {"help": "minutes between checkpoints"},
     "validate_every": {"help": "steps between validations"},
     "log_every": {"help": "steps between log lines"},

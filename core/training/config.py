@@ -92,6 +92,9 @@ class TrainingConfig:
         include_other: mixtures also hold the set's non-target parts (Slakh classes
             other than the four; the vocals, strings, synths... of ``stemforge synth``),
             which no target contains: the model learns to leave them in ``other``.
+        other_probability: with ``include_other``, the share of training crops whose
+            mixture holds the non-target parts (the rest are the four stems alone);
+            validation crops always hold them.
     """
 
     data: str = ""
@@ -116,6 +119,7 @@ class TrainingConfig:
     workers: int = 0
     remix: float = 0.0
     include_other: bool = False
+    other_probability: float = 1.0
 
     stage = "base"
 
@@ -156,6 +160,8 @@ class TrainingConfig:
             problems.append("validation_crops and workers must be >= 0")
         if not 0.0 <= self.remix <= 1.0:
             problems.append(f"remix must be a probability in [0, 1], got {self.remix}")
+        if not 0.0 <= self.other_probability <= 1.0:
+            problems.append(f"other_probability must be a probability in [0, 1], got {self.other_probability}")
         return problems
 
     @property

@@ -48,6 +48,7 @@ def open_datasets(resolved: ResolvedConfig, progress=None, labels: tuple[int, ..
         seed=config.seed,
         remix=config.remix,
         include_other=config.include_other,
+        other_probability=config.other_probability,
         **extra,
     )
     validation_dataset = None

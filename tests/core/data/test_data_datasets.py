@@ -226,3 +226,26 @@ def test_remix_with_other_adds_the_non_target_parts_of_another_song(tiny_synth):
             # a gained crop of the one training track's other part: |g| in REMIX_GAIN
             assert np.max(np.abs(extra)) <= 1.25 * np.max(np.abs(other)) + 1e-6
     assert differs >= 1
+
+
+@pytest.mark.parametrize("remix", [0.0, 1.0])
+def test_other_probability_leaves_the_non_target_parts_out_of_the_other_items(tiny_synth, remix):
+    four = RandomCropDataset(tiny_synth, "train", 22050, seed=3, remix=remix)
+    whole = RandomCropDataset(tiny_synth, "train", 22050, seed=3, remix=remix, include_other=True)
+    half = RandomCropDataset(tiny_synth, "train", 22050, seed=3, remix=remix, include_other=True,
+                             other_probability=0.5)
+    kept = [half.keeps_other(i) for i in range(400)]
+    assert 0.4 < np.mean(kept) < 0.6
+    assert all(whole.keeps_other(i) for i in range(20)) and not any(four.keeps_other(i) for i in range(20))
+    left_out = 0
+    for index in range(12):
+        (m_half, t_half, l_half), (m_whole, t_whole, _), (m_four, _, _) = half[index], whole[index], four[index]
+        assert torch.equal(t_half, t_whole)  # the targets never change
+        same = m_whole if kept[index] else m_four
+        assert torch.allclose(m_half, same, atol=1e-6)
+        if not kept[index]:
+            left_out += 1
+            assert not torch.allclose(m_half, m_whole, atol=1e-4)  # the other part was audible
+    assert left_out >= 1
+    with pytest.raises(ValueError):
+        RandomCropDataset(tiny_synth, "train", 22050, include_other=True, other_probability=1.5)

@@ -43,3 +43,20 @@ def test_include_other_is_a_weight_shaping_option_and_defaults_off():
 
     assert ExtractorConfig(data="x", steps=1).include_other is False
     assert "include_other" not in RUNTIME_FIELDS
+
+
+def test_other_probability_reaches_the_training_crops_only(tmp_path):
+    from core.errors import ConfigError
+
+    _set(tmp_path)
+    config = ExtractorConfig(data=str(tmp_path), net="tiny", steps=1, include_other=True,
+                             other_probability=0.25, segment_seconds=0.5)
+    train, validation = open_datasets(resolve(config))
+    assert train.other_probability == 0.25 and validation.other_probability == 1.0
+    assert ExtractorConfig(data="x", steps=1).other_probability == 1.0
+    try:
+        ExtractorConfig(data="x", steps=1, other_probability=2.0)
+    except ConfigError as error:
+        assert "other_probability" in str(error)
+    else:
+        raise AssertionError("other_probability 2.0 accepted")
