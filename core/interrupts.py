@@ -22,14 +22,19 @@ HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager
-def held_signals() -> Iterator[list[int]]:
+def held_signals(received: list[int] | None = None) -> Iterator[list[int]]:
     """Record SIGINT and SIGTERM instead of acting on them until the block ends.
+
+    Args:
+        received: the caller's list to append to; pass it rather than copying the
+            yielded list inside the block, or a signal arriving between the copy and
+            the handlers' restoration is lost.
 
     Yields:
         The list the signals received are appended to (in order); the previous
         handlers are back in place when the block ends.
     """
-    received: list[int] = []
+    received = [] if received is None else received
     if threading.current_thread() is not threading.main_thread():
         yield received
         return

@@ -304,11 +304,8 @@ def _swap_in(moves: dict[Path, Path], obsolete: Callable[[], list[Path]], option
         return options.out_dir
 
     try:
-        with folder_lock(options.out_dir), held_signals() as received:
-            try:
-                replace_set(moves, obsolete(), options.overwrite)
-            finally:
-                held.extend(received)
+        with folder_lock(options.out_dir), held_signals(held):
+            replace_set(moves, obsolete(), options.overwrite)
     except FileExistsError as error:
         raise AudioWriteError(f"{named(error)}: appeared while writing (another run?); not overwritten") from None
     except OSError as error:

@@ -356,3 +356,27 @@ def test_the_recipe_identifies_the_bytes_that_were_separated(make_audio, tmp_pat
     recipe = json.loads(result.recipe.read_text())
     assert recipe["input"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() != before
     assert null_error(result, read(path)) == 0.0  # the stems are of the bytes the recipe names
+
+
+def test_a_signal_arriving_as_the_swap_ends_is_still_held_for_the_caller(make_audio, tmp_path, monkeypatch):
+    """The swap's handlers are put back one by one; a SIGTERM landing just before the first
+    is restored is recorded by the swap's handler and must reach the result, not vanish
+    (seen once in CI: a terminated run exited 0)."""
+    import signal
+
+    import core.interrupts
+
+    real_signal = signal.signal
+    fired = []
+
+    def restore_after_a_late_signal(number, handler):
+        if not fired and getattr(handler, "__name__", "") != "<lambda>":  # the first restoration
+            fired.append(number)
+            signal.raise_signal(signal.SIGTERM)  # handled by the swap's recorder, still installed
+        return real_signal(number, handler)
+
+    monkeypatch.setattr(core.interrupts.signal, "signal", restore_after_a_late_signal)
+    result = separate_file(make_audio(seconds=0.3), FilterBankModel(), SeparationOptions(out_dir=tmp_path / "out"))
+    monkeypatch.undo()
+    assert fired and result.status == "done", result.message
+    assert result.held_signals == (signal.SIGTERM,)
