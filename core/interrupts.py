@@ -9,6 +9,12 @@ signals are only recorded; the caller delivers them once the set is whole and re
 
 Only the main thread can install signal handlers; elsewhere (the app's worker thread,
 where Ctrl-C never arrives) :func:`held_signals` holds nothing.
+
+:func:`signals_after` is the other guard: libsndfile reads an input through Python
+callbacks (cffi), and an exception a signal handler raises inside one is printed and
+dropped by cffi: a Ctrl-C or SIGTERM would vanish (the run then ends 0, or fails on a
+short read). Blocked at the OS level around such a call, the signal's handler runs just
+after it, where its exception unwinds the run as it should.
 """
 
 from __future__ import annotations
@@ -53,3 +59,17 @@ def deliver(received: list[int]) -> None:
     KeyboardInterrupt); nothing when none was."""
     if received:
         signal.raise_signal(received[0])
+
+
+@contextlib.contextmanager
+def signals_after() -> Iterator[None]:
+    """Delay SIGINT and SIGTERM until the block ends (POSIX, main thread; elsewhere a
+    no-op): for calls into C code that calls back into Python."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

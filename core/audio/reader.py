@@ -29,6 +29,7 @@ import numpy as np
 import soundfile as sf
 
 from core.errors import AudioLoadError
+from core.interrupts import signals_after
 
 MAX_CHANNELS = 2
 MAX_SAMPLE_RATE = 768_000
@@ -230,14 +231,16 @@ class AudioSource:
             self._start = _signature(descriptor)
             self._reads = _HashedReads(descriptor, str(path))
             try:
-                self._handle = sf.SoundFile(self._reads)
+                with signals_after():  # libsndfile reads through Python callbacks (see core.interrupts)
+                    self._handle = sf.SoundFile(self._reads)
             except (sf.LibsndfileError, RuntimeError, OSError) as error:
                 raise AudioLoadError(f"{path}: {_describe(error)}") from None
         except BaseException:
             os.close(descriptor)
             raise
         try:
-            self.info = _checked_info(path, self._handle)
+            with signals_after():
+                self.info = _checked_info(path, self._handle)
         except BaseException:
             self.close()
             raise
@@ -252,7 +255,8 @@ class AudioSource:
         """Release the file (safe to call more than once)."""
         handle = getattr(self, "_handle", None)
         if handle is not None and not handle.closed:
-            handle.close()
+            with signals_after():
+                handle.close()
         if self._reads.descriptor >= 0:
             os.close(self._reads.descriptor)
             self._reads.descriptor = -1
@@ -275,7 +279,8 @@ class AudioSource:
         position = 0
         try:
             while True:
-                block = self._handle.read(block_frames, dtype="float64", always_2d=True)
+                with signals_after():
+                    block = self._handle.read(block_frames, dtype="float64", always_2d=True)
                 if block.shape[0] == 0:
                     break
                 _check_samples(path, block, position, info.samplerate)

@@ -185,3 +185,37 @@ def test_the_hash_covers_the_bytes_decoded_even_when_the_clock_does_not_move(tmp
     now = path.read_bytes()
     assert digest == hashlib.sha256(now).hexdigest() != original
     np.testing.assert_array_equal(np.concatenate(decoded), sf.read(str(path), dtype="float64")[0])
+
+
+class _Stop(BaseException):
+    pass
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "pthread_sigmask"), reason="POSIX signal masks")
+def test_a_signal_during_a_read_callback_unwinds_the_read_instead_of_vanishing(make_audio, monkeypatch):
+    """libsndfile reads through Python callbacks; cffi drops an exception raised inside one,
+    so a SIGTERM handled there used to vanish (CI: a terminated run exited 0)."""
+    import signal
+
+    import core.audio.reader
+
+    path = make_audio(seconds=1.0)
+    source = AudioSource(path)
+    real_readinto = core.audio.reader._HashedReads.readinto
+
+    def readinto_then_signal(self, buffer):  # runs inside libsndfile's read callback
+        signal.raise_signal(signal.SIGTERM)
+        return real_readinto(self, buffer)
+
+    def stop(number, frame):
+        raise _Stop()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        monkeypatch.setattr(core.audio.reader._HashedReads, "readinto", readinto_then_signal)
+        with pytest.raises(_Stop):
+            for _ in source.blocks(1024):
+                pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        source.close()
