@@ -56,6 +56,6 @@ stemforge eval --model "$SF/runs/stemforge-lite-mixed" --data "$SF/data/rec1000o
 #   stemforge card --model "$OUT" --eval "$SF/runs/ship-eval-rec1000o-validation" --eval "$SF/runs/ship-eval-rec1000o-test" \
 #     --eval "$SF/runs/ship-eval-rec1000-validation" --eval "$SF/runs/ship-eval-rec1000-test" \
 #     --full-band "$SF/runs/ship-fb44r-test" --full-band "$SF/runs/ship-fb44-test" --full-band "$SF/runs/ship-fb44x-test" \
-#     --bench "$SF/runs/ship-bench.json" --runs "$SF/runs/lite-part5-other" --runs "$SF/runs/lite-part6-mixed" \
+#     --bench "$SF/runs/ship-bench.json" --runs "$SF/runs/lite-part5-other" "$SF/runs/lite-part6-mixed" \
 #     --recipe resources/models/regenerate-stemforge-lite-other.sh --notes resources/models/stemforge-lite.notes.md --data-description "..."
 # (the fb44* sets: as in regenerate-stemforge-lite.sh, now with their non-target parts)
