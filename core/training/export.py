@@ -3,6 +3,7 @@
 ::
 
     stemforge export --extractor RUN1 --student RUN3 [--teacher RUN2] --out BUNDLE_DIR --id NAME [--fp32]
+                     [--interpolate-with SOURCE --run-weight W]
 
 Writes the EMA weights of each run through :func:`core.bundle.save_bundle`, with
 
@@ -13,6 +14,11 @@ Writes the EMA weights of each run through :func:`core.bundle.save_bundle`, with
 - the last validation scores of each run as metrics;
 - a training description: the dataset, and per stage its steps, minutes, final losses,
   crop length, batch and seed.
+
+With ``--interpolate-with SOURCE`` (an extractor run or a bundle, usually the one the run
+started from) the exported extractor is ``W * run + (1 - W) * SOURCE``
+(:mod:`core.training.weight_interpolation`), recorded in the extractor's stage as
+``interpolated_with``.
 """
 
 from __future__ import annotations
@@ -65,6 +71,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            help="store the weights in float16 (default; half the size)")
     precision.add_argument("--fp32", dest="fp16", action="store_false", help="store the weights in float32")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle folder")
+    parser.add_argument("--interpolate-with", type=Path, default=None, metavar="SOURCE",
+                        help="an extractor run or bundle of the same architecture (usually the one "
+                             "the extractor run started from): export the weights part-way between "
+                             "the two (WiSE-FT), see --run-weight")
+    parser.add_argument("--run-weight", type=float, default=None, metavar="W",
+                        help="with --interpolate-with: the extractor is W * RUN1 + (1 - W) * SOURCE, "
+                             "0 <= W <= 1")
 
 
 def describe_stage(run) -> dict:
@@ -115,18 +128,25 @@ def export_bundle(
     teacher_dir: Path | None = None,
     fp16: bool = True,
     overwrite: bool = False,
+    interpolate_with: Path | None = None,
+    run_weight: float | None = None,
 ) -> Path:
     """Write a bundle from finished runs; returns its folder.
 
+    ``interpolate_with`` and ``run_weight`` (both or neither): export the extractor as
+    ``run_weight * run + (1 - run_weight) * interpolate_with``'s extractor.
+
     Raises:
         ConfigError: a run is missing, of the wrong stage, or not built on the same
-            extractor architecture.
+            extractor architecture; only one of the two interpolation options.
     """
     import torch
 
     from core.bundle import save_bundle
     from core.training.runs import open_run
 
+    if (interpolate_with is None) != (run_weight is None):
+        raise ConfigError("--interpolate-with and --run-weight go together")
     extractor = open_run(extractor_dir, "extractor")
     student = open_run(student_dir, "distill") if student_dir is not None else None
     teacher = open_run(teacher_dir, "diffusion") if teacher_dir is not None else None
@@ -160,6 +180,14 @@ def export_bundle(
         "data": extractor.resolved.config.data,
         "stages": {name: describe_stage(run) for name, run in runs.items()},
     }
+    extractor_network = extractor.unet()
+    if interpolate_with is not None:
+        extractor_network = interpolated_extractor(extractor, interpolate_with, run_weight)
+        training_data["stages"]["extractor"]["interpolated_with"] = {
+            "source": str(interpolate_with),
+            "run_weight": run_weight,
+            "source_record": earlier_stage(str(interpolate_with)),
+        }
     distill = student.resolved.config if student is not None else None
     teacher_config = teacher.resolved.config if teacher is not None else None
     refiner = distill or teacher_config
@@ -168,7 +196,7 @@ def export_bundle(
         bundle_id=bundle_id,
         config=extractor.resolved.net,
         config_name=extractor.resolved.config.net,
-        extractor=extractor.unet(),
+        extractor=extractor_network,
         student=student.unet() if student is not None else None,
         teacher=teacher.unet() if teacher is not None else None,
         presets=presets,
@@ -178,6 +206,18 @@ def export_bundle(
         dtype=torch.float16 if fp16 else torch.float32,
         overwrite=overwrite,
     )
+
+
+def interpolated_extractor(extractor, source: Path, run_weight: float):
+    """The extractor run's network (a :class:`FinishedRun`) with its weights moved to
+    ``run_weight * run + (1 - run_weight) * source`` (a run or a bundle of its architecture)."""
+    from core.training.extractor import initial_weights
+    from core.training.weight_interpolation import interpolate_states
+
+    network = extractor.unet()
+    start = initial_weights(str(source), extractor.resolved.net)
+    network.load_state_dict(interpolate_states(network.state_dict(), start, run_weight))
+    return network
 
 
 def diffusion_constants(refiner: RefinerConfig | None) -> dict:
@@ -200,5 +240,6 @@ def run(args: argparse.Namespace) -> None:
     folder = export_bundle(
         args.extractor, args.student, args.out, args.bundle_id,
         teacher_dir=args.teacher, fp16=args.fp16, overwrite=args.overwrite,
+        interpolate_with=args.interpolate_with, run_weight=args.run_weight,
     )
     print(f"exported bundle {args.bundle_id} -> {folder}")
