@@ -53,8 +53,9 @@ LIMITATIONS = """\
 - **Each channel is separated as mono.** Stereo files are split channel by channel; the
   stereo image of each stem comes from the mix, not from a stereo model.
 - **Synthetic training data.** The songs are rendered from MIDI parts: recorded instrument
-  samples and General MIDI soundfonts, through a production chain (see Training). No
-  vocals, no live performances, no real rooms or amplifiers: real recordings separate less
+  samples and General MIDI soundfonts, through a production chain (see Training). The only
+  voices are synthesised (speech syllables sung by a vocoder, where the set has non-target
+  parts); no live performances, no real rooms or amplifiers: real recordings separate less
   cleanly than the synthetic figures above, and instruments unlike any in training
   (the held-out-timbre split) much less cleanly.
 - **Small CPU budget.** Each network has 6.2 M parameters and trained for hours at most on
@@ -309,10 +310,28 @@ def _training_section(manifest: dict, runs: list[Path], data_description: str | 
                               f"(`--init-from`, a fresh optimiser): {sum(r.get('steps') or 0 for r in history)} "
                               f"steps and {sum(r.get('minutes') or 0 for r in history):.2f} minutes in all.")
         lines += ([""] + totals if totals else [])
+        lines += _interpolation_lines(stages)
         lines += ["", "Validation SI-SDRi during training: 8 fixed 3 s crops of the validation split, EMA "
                       "weights; the teacher and the student are scored with their own validation sampler "
                       "(not the tuned presets), so only the trend within a stage is meaningful."]
     return lines
+
+
+def _interpolation_lines(stages: dict) -> list[str]:
+    """A line per stage exported part-way to other weights (``export --interpolate-with``)."""
+    lines = []
+    for name, stage in stages.items():
+        blend = stage.get("interpolated_with") if isinstance(stage, dict) else None
+        if not blend:
+            continue
+        weight = float(blend.get("run_weight", 1.0))
+        source = blend.get("source_record") or {}
+        what = f"{source.get('steps')} steps, {source.get('run', blend.get('source'))}" if source else blend.get("source")
+        lines.append(f"- {name}: the bundle holds {weight:g} x the last part's weights + {1 - weight:g} x "
+                     f"those it started from ({what}): weight-space interpolation (WiSE-FT, "
+                     f"`export --interpolate-with`), which keeps most of a fine-tune's gain and gives back "
+                     f"part of what it cost on data it no longer saw.")
+    return ([""] + lines) if lines else []
 
 
 def stage_history(stage: dict) -> list[dict]:

@@ -266,3 +266,18 @@ def test_the_card_shows_the_leakage_table_and_the_real_architecture():
     assert _leakage_section({"rows": []}) == []
     assert architecture_kind({"architecture": {"unet": {"multipliers": [1, 2, 4]}}}) == "1D waveform U-Net, 3 levels"
     assert architecture_kind({"architecture": {"unet": {}, "bandsplit": {}}}).startswith("band-split")
+
+
+def test_an_interpolated_extractor_is_described_with_its_weight_and_source(tmp_path):
+    from core.training.export import export_bundle
+
+    tiny_run("extractor", tmp_path / "first", steps=2)
+    tiny_run("extractor", tmp_path / "second", steps=3, init_from=str(tmp_path / "first"))
+    bundle = export_bundle(tmp_path / "second", None, tmp_path / "bundle", "blend", fp16=False,
+                           interpolate_with=tmp_path / "first", run_weight=0.75)
+    eval_dir = tmp_path / "eval"
+    eval_dir.mkdir()
+    (eval_dir / "report.json").write_text(json.dumps(report([row("mixture", 0.0, "reference"), row("draft", 4.0)])))
+    assert main(["card", "--model", str(bundle), "--eval", str(eval_dir)]) == 0
+    card = (bundle / CARD_FILE).read_text()
+    assert f"0.75 x the last part's weights + 0.25 x those it started from (2 steps, {tmp_path / 'first'})" in card
