@@ -54,7 +54,7 @@ LIMITATIONS = """\
   stereo image of each stem comes from the mix, not from a stereo model.
 - **Synthetic training data.** The songs are rendered from MIDI parts: recorded instrument
   samples and General MIDI soundfonts, through a production chain (see Training). The only
-  voices are synthesised (speech syllables sung by a vocoder, where the set has non-target
+  voices are synthesised (espeak-ng syllables set to a melody by PSOLA, where the set has non-target
   parts); no live performances, no real rooms or amplifiers: real recordings separate less
   cleanly than the synthetic figures above, and instruments unlike any in training
   (the held-out-timbre split) much less cleanly.
@@ -328,7 +328,7 @@ def _interpolation_lines(stages: dict) -> list[str]:
         source = blend.get("source_record") or {}
         what = f"{source.get('steps')} steps, {source.get('run', blend.get('source'))}" if source else blend.get("source")
         lines.append(f"- {name}: the bundle holds {weight:g} x the last part's weights + {1 - weight:g} x "
-                     f"those it started from ({what}): weight-space interpolation (WiSE-FT, "
+                     f"the weights of an earlier one ({what}): weight-space interpolation (WiSE-FT, "
                      f"`export --interpolate-with`), which keeps most of a fine-tune's gain and gives back "
                      f"part of what it cost on data it no longer saw.")
     return ([""] + lines) if lines else []

@@ -280,4 +280,4 @@ def test_an_interpolated_extractor_is_described_with_its_weight_and_source(tmp_p
     (eval_dir / "report.json").write_text(json.dumps(report([row("mixture", 0.0, "reference"), row("draft", 4.0)])))
     assert main(["card", "--model", str(bundle), "--eval", str(eval_dir)]) == 0
     card = (bundle / CARD_FILE).read_text()
-    assert f"0.75 x the last part's weights + 0.25 x those it started from (2 steps, {tmp_path / 'first'})" in card
+    assert f"0.75 x the last part's weights + 0.25 x the weights of an earlier one (2 steps, {tmp_path / 'first'})" in card
