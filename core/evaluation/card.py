@@ -54,8 +54,8 @@ LIMITATIONS = """\
   stereo image of each stem comes from the mix, not from a stereo model.
 - **Synthetic training data.** The songs are rendered from MIDI parts: recorded instrument
   samples and General MIDI soundfonts, through a production chain (see Training). The only
-  voices are synthesised (espeak-ng syllables set to a melody by PSOLA, where the set has non-target
-  parts); no live performances, no real rooms or amplifiers: real recordings separate less
+  voices are synthesised (espeak-ng syllables set to a melody by PSOLA, where the set has
+  non-target parts); no live performances, no real rooms or amplifiers: real recordings separate less
   cleanly than the synthetic figures above, and instruments unlike any in training
   (the held-out-timbre split) much less cleanly.
 - **Small CPU budget.** Each network has 6.2 M parameters and trained for hours at most on

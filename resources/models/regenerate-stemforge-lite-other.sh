@@ -87,4 +87,4 @@ stemforge card --model "$OUT" --eval "$SF/runs/ship-eval-rec1000o-validation" --
   --full-band "$SF/runs/ship-fb44r-test" --full-band "$SF/runs/ship-fb44-test" --full-band "$SF/runs/ship-fb44x-test" \
   --bench "$SF/runs/ship-bench.json" --runs "$SF/runs/lite-part5-other" "$SF/runs/lite-part6-mixed" \
   --recipe resources/models/regenerate-stemforge-lite-other.sh --notes resources/models/stemforge-lite.notes.md \
-  --data-description "DATA_DESCRIPTION_PLACEHOLDER"
+  --data-description "rec1000o: the 1,000 songs x 30 s of rec1000 (stemforge synth --songs 1000 --seconds 30 --seed 0 --samples; recorded instruments and General MIDI soundfonts, production chain) plus 0-4 non-target parts per song (sung lead and backing vocals from espeak-ng and Praat PSOLA, every General MIDI family outside the four classes, noise swells), kept in other: 800 train, 100 validation (held-out timbres, families and voice), 100 test songs; parts 1-4 trained on rec1000 (the same songs without the non-target parts)"
