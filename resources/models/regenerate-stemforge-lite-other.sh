@@ -88,3 +88,6 @@ stemforge card --model "$OUT" --eval "$SF/runs/ship-eval-rec1000o-validation" --
   --bench "$SF/runs/ship-bench.json" --runs "$SF/runs/lite-part5-other" "$SF/runs/lite-part6-mixed" \
   --recipe resources/models/regenerate-stemforge-lite-other.sh --notes resources/models/stemforge-lite.notes.md \
   --data-description "rec1000o: the 1,000 songs x 30 s of rec1000 (stemforge synth --songs 1000 --seconds 30 --seed 0 --samples; recorded instruments and General MIDI soundfonts, production chain) plus 0-4 non-target parts per song (sung lead and backing vocals from espeak-ng and Praat PSOLA, every General MIDI family outside the four classes, noise swells), kept in other: 800 train, 100 validation (held-out timbres, families and voice), 100 test songs; parts 1-4 trained on rec1000 (the same songs without the non-target parts)"
+# In progress (started 2026-12-05 18:00, not part of the shipped bundle): part 7 continues
+# part 6's recipe for up to 240 minutes; the next ship decision interpolates it the same way.
+#   stemforge train extractor --data "$SF/data/rec1000o" --config lite --loss mse --init-from "$SF/runs/stemforge-lite-mixed" --seed 6 --remix 0.5 --include-other --other-probability 0.5 --out "$SF/runs/lite-part7-mixed" --minutes 240 --lr 1e-4 --validate-every 500 --threads 1
