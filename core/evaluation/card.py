@@ -211,6 +211,12 @@ def _full_band_section(report: dict) -> list[str]:
     return lines + goals_table(full_band_goals(report))
 
 
+def panel_title(stage: str, run: Path) -> str:
+    """A training-curve panel's title: the stage and the run folder's name (several parts of
+    one stage side by side are told apart)."""
+    return f"{stage}: {Path(run).name}"
+
+
 def plot_curves(runs: list[Path], path: Path, last_steps: dict[Path, int] | None = None) -> Path | None:
     """One panel per run: training loss (log scale, left) and validation SI-SDRi (right),
     up to ``last_steps[run]`` where given (the step the bundle was exported at)."""
@@ -223,13 +229,13 @@ def plot_curves(runs: list[Path], path: Path, last_steps: dict[Path, int] | None
         if last is not None:
             records = [r for r in records if r.get("step", 0) <= last]
         stage = json.loads((run / "config.json").read_text(encoding="utf-8")).get("stage", run.name)
-        logs.append((stage, records))
+        logs.append((panel_title(stage, run), records))
     if not logs:
         return None
     Figure, FigureCanvasAgg = import_matplotlib()
     figure = Figure(figsize=(5.0 * len(logs), 3.8), dpi=110)
     FigureCanvasAgg(figure)
-    for index, (stage, records) in enumerate(logs):
+    for index, (title, records) in enumerate(logs):
         axis = figure.add_subplot(1, len(logs), index + 1)
         train = [r for r in records if r.get("event") == "train" and "loss" in r]
         valid = [r for r in records if r.get("event") == "validation" and "val_si_sdri" in r]
@@ -239,7 +245,7 @@ def plot_curves(runs: list[Path], path: Path, last_steps: dict[Path, int] | None
                 axis.set_yscale("log")
         axis.set_xlabel("step")
         axis.set_ylabel("training loss", color="tab:blue")
-        axis.set_title(stage)
+        axis.set_title(title)
         if valid:
             right = axis.twinx()
             right.plot([r["step"] for r in valid], [r["val_si_sdri"] for r in valid], "o-", color="tab:red", ms=3)

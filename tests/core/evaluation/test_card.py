@@ -281,3 +281,10 @@ def test_an_interpolated_extractor_is_described_with_its_weight_and_source(tmp_p
     assert main(["card", "--model", str(bundle), "--eval", str(eval_dir)]) == 0
     card = (bundle / CARD_FILE).read_text()
     assert f"0.75 x the last part's weights + 0.25 x the weights of an earlier one (2 steps, {tmp_path / 'first'})" in card
+
+
+def test_curve_panels_of_two_parts_of_one_stage_are_told_apart_by_their_run():
+    from core.evaluation.card import panel_title
+
+    titles = {panel_title("extractor", Path(f"/runs/{name}")) for name in ("lite-part5", "lite-part6")}
+    assert titles == {"extractor: lite-part5", "extractor: lite-part6"}
