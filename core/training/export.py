@@ -182,6 +182,10 @@ def export_bundle(
     }
     extractor_network = extractor.unet()
     if interpolate_with is not None:
+        if student is not None or teacher is not None:
+            print("stemforge: warning: the refiners learned the error of the extractor run, not of "
+                  "its interpolation with --interpolate-with; retrain them on the exported bundle",
+                  file=sys.stderr)
         extractor_network = interpolated_extractor(extractor, interpolate_with, run_weight)
         training_data["stages"]["extractor"]["interpolated_with"] = {
             "source": str(interpolate_with),

@@ -81,3 +81,12 @@ def test_export_wants_both_interpolation_options_or_neither(tmp_path):
     with pytest.raises(ConfigError, match="go together"):
         export_bundle(tmp_path / "tuned", None, tmp_path / "bundle", "tiny-test", run_weight=0.5)
     assert not (tmp_path / "bundle").exists()
+
+
+def test_exporting_refiners_with_an_interpolated_extractor_warns_that_they_learned_another(tmp_path, capsys):
+    run("extractor", tmp_path / "start", steps=1)
+    run("extractor", tmp_path / "tuned", steps=1, seed=9)
+    run("distill", tmp_path / "student", steps=1)
+    export_bundle(tmp_path / "tuned", tmp_path / "student", tmp_path / "bundle", "tiny-test", fp16=False,
+                  interpolate_with=tmp_path / "start", run_weight=0.5)
+    assert "retrain them on the exported bundle" in capsys.readouterr().err
