@@ -186,7 +186,7 @@ def export_bundle(
             print("stemforge: warning: the refiners learned the error of the extractor run, not of "
                   "its interpolation with --interpolate-with; retrain them on the exported bundle",
                   file=sys.stderr)
-        extractor_network = interpolated_extractor(extractor, interpolate_with, run_weight)
+        interpolate_network(extractor_network, extractor.resolved.net, interpolate_with, run_weight)
         training_data["stages"]["extractor"]["interpolated_with"] = {
             "source": str(interpolate_with),
             "run_weight": run_weight,
@@ -212,16 +212,14 @@ def export_bundle(
     )
 
 
-def interpolated_extractor(extractor, source: Path, run_weight: float):
-    """The extractor run's network (a :class:`FinishedRun`) with its weights moved to
-    ``run_weight * run + (1 - run_weight) * source`` (a run or a bundle of its architecture)."""
+def interpolate_network(network, architecture, source: Path, run_weight: float) -> None:
+    """Move ``network``'s weights, in place, to ``run_weight * network + (1 - run_weight) *
+    source`` (an extractor run or a bundle of the same ``architecture``)."""
     from core.training.extractor import initial_weights
     from core.training.weight_interpolation import interpolate_states
 
-    network = extractor.unet()
-    start = initial_weights(str(source), extractor.resolved.net)
+    start = initial_weights(str(source), architecture)
     network.load_state_dict(interpolate_states(network.state_dict(), start, run_weight))
-    return network
 
 
 def diffusion_constants(refiner: RefinerConfig | None) -> dict:

@@ -38,8 +38,8 @@ def interpolate_states(
     if not 0.0 <= run_weight <= 1.0:
         raise ConfigError(f"--run-weight must be between 0 and 1, not {run_weight}")
     if set(tuned) != set(start):
-        missing = sorted(set(tuned) ^ set(start))
-        raise ConfigError(f"the two networks differ in their parameters ({', '.join(missing[:3])}...)")
+        differing = sorted(set(tuned) ^ set(start))
+        raise ConfigError(f"the two networks differ in their parameters ({', '.join(differing[:3])}...)")
     mixed = {}
     for key, value in tuned.items():
         other = start[key]
